@@ -58,6 +58,15 @@ UNARY_OP(sign, at::sign(x))
 UNARY_OP(logicalNot, at::logical_not(x))
 UNARY_OP(isfinite, at::isfinite(x))
 
+// logdet(input [..., n, n]): log-determinant of square matrices (NaN for negative ones).
+DUIAD_OP(logdet) {
+  at::Tensor x = a.tensor(0, "input");
+  a.rank(x, "input", 2, 8);
+  a.floating(x, "input");
+  if (x.size(-1) != x.size(-2)) a.rangeError("argument 'input' must hold square matrices (got shape " + formatShape(x.sizes()) + ")");
+  return wrap(a.env(), at::logdet(x));
+}
+
 DUIAD_OP(clamp) {
   at::Tensor x = a.tensor(0, "input");
   c10::optional<at::Scalar> lo, hi;
@@ -231,7 +240,7 @@ void RegisterMathOps(Napi::Env env, Napi::Object exports) {
   EXPORT(minimum); EXPORT(eq); EXPORT(ne); EXPORT(lt); EXPORT(le); EXPORT(gt); EXPORT(ge);
   EXPORT(neg); EXPORT(exp); EXPORT(log); EXPORT(sqrt); EXPORT(rsqrt); EXPORT(abs); EXPORT(relu);
   EXPORT(sigmoid); EXPORT(tanh); EXPORT(sin); EXPORT(cos); EXPORT(floor); EXPORT(ceil);
-  EXPORT(round); EXPORT(sign); EXPORT(logicalNot); EXPORT(isfinite); EXPORT(clamp);
+  EXPORT(round); EXPORT(sign); EXPORT(logicalNot); EXPORT(isfinite); EXPORT(clamp); EXPORT(logdet);
   EXPORT(sum); EXPORT(mean); EXPORT(amax); EXPORT(amin); EXPORT(logsumexp); EXPORT(variance);
   EXPORT(argmax); EXPORT(reshape); EXPORT(permute); EXPORT(transpose); EXPORT(flatten);
   EXPORT(unsqueeze); EXPORT(squeeze); EXPORT(expand); EXPORT(cat); EXPORT(stack); EXPORT(narrow);

@@ -1,0 +1,110 @@
+/**
+ * Configuration of the DUIAD detector, with every default in one place.
+ */
+import {
+  type AugmentConfig,
+  checkAugmentConfig,
+  defaultAugmentConfig,
+} from '../../augment/augment.js';
+import { ValueError } from '../../errors.js';
+import { type ResNetPreset, resnetPresets } from '../../models/resnet.js';
+
+/** Entropy estimators of DESIGN.md section 1. */
+export type EntropyEstimator = 'vmf' | 'center' | 'gaussian';
+
+/** Where the entropy term is measured: pooled encoder features or the projection output. */
+export type EntropyTarget = 'encoder' | 'projection';
+
+/** Everything that defines a DUIAD run. */
+export interface DuiadConfig {
+  /** Encoder preset (see `resnetPresets`). */
+  encoder: ResNetPreset;
+  /** Output size of the projection head used by InfoNCE. */
+  projectionDim: number;
+  /** InfoNCE temperature. */
+  temperature: number;
+  /** Entropy estimator and its weight beta (0 = contrastive only). */
+  entropy: EntropyEstimator;
+  beta: number;
+  entropyOn: EntropyTarget;
+  /** Epochs trained with the MI term only, before the entropy term is switched on. */
+  entropyWarmupEpochs: number;
+  epochs: number;
+  batchSize: number;
+  /** SGD: peak learning rate, momentum, weight decay; LR warm-up share of all steps. */
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  lrWarmup: number;
+  augment: AugmentConfig;
+  /** Neighbours averaged by the kNN score. */
+  k: number;
+  seed: number;
+}
+
+/** Defaults, fixed before looking at any test result. */
+export const defaultDuiadConfig: Readonly<DuiadConfig> = {
+  encoder: 'tiny',
+  projectionDim: 128,
+  temperature: 0.2,
+  entropy: 'vmf',
+  beta: 0.5,
+  entropyOn: 'encoder',
+  entropyWarmupEpochs: 0,
+  epochs: 20,
+  batchSize: 256,
+  lr: 0.1,
+  momentum: 0.9,
+  weightDecay: 5e-4,
+  lrWarmup: 0.05,
+  augment: defaultAugmentConfig,
+  k: 5,
+  seed: 0,
+};
+
+function positiveInteger(name: string, value: number, max: number): void {
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new ValueError(`duiad: ${name} must be an integer in [1, ${max}] (got ${value})`);
+  }
+}
+
+function finiteRange(name: string, value: number, min: number, max: number): void {
+  if (!(Number.isFinite(value) && value >= min && value <= max)) {
+    throw new ValueError(`duiad: ${name} must be a number in [${min}, ${max}] (got ${value})`);
+  }
+}
+
+/** Fills defaults and validates; throws ValueError naming the first bad field. */
+export function resolveDuiadConfig(partial: Partial<DuiadConfig> = {}): DuiadConfig {
+  const c: DuiadConfig = { ...defaultDuiadConfig, ...partial };
+  if (!(c.encoder in resnetPresets)) {
+    throw new ValueError(
+      `duiad: unknown encoder '${c.encoder}' (use ${Object.keys(resnetPresets).join(', ')})`,
+    );
+  }
+  if (!['vmf', 'center', 'gaussian'].includes(c.entropy)) {
+    throw new ValueError(
+      `duiad: unknown entropy estimator '${c.entropy}' (use vmf, center, gaussian)`,
+    );
+  }
+  if (!['encoder', 'projection'].includes(c.entropyOn)) {
+    throw new ValueError(
+      `duiad: entropyOn must be 'encoder' or 'projection' (got '${c.entropyOn}')`,
+    );
+  }
+  positiveInteger('projectionDim', c.projectionDim, 4096);
+  positiveInteger('epochs', c.epochs, 100_000);
+  positiveInteger('batchSize', c.batchSize, 65_536);
+  positiveInteger('k', c.k, 10_000);
+  if (c.batchSize < 2) throw new ValueError('duiad: batchSize must be at least 2 for InfoNCE');
+  finiteRange('temperature', c.temperature, 1e-3, 100);
+  finiteRange('beta', c.beta, 0, 1e4);
+  finiteRange('lr', c.lr, 0, 100);
+  finiteRange('momentum', c.momentum, 0, 1);
+  finiteRange('weightDecay', c.weightDecay, 0, 1);
+  finiteRange('lrWarmup', c.lrWarmup, 0, 1);
+  finiteRange('entropyWarmupEpochs', c.entropyWarmupEpochs, 0, c.epochs);
+  finiteRange('seed', c.seed, 0, 2 ** 53 - 1);
+  checkAugmentConfig(c.augment);
+  return c;
+}
