@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs everything duiad needs on Debian 12 (run as root): libtorch and the build tools
+# from Debian, Fashion-MNIST from Debian, the npm packages, then builds the native engine
+# and compiles the TypeScript. Downloads only from Debian's archive and the npm registry.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(libtorch-dev dataset-fashion-mnist build-essential python3)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# npm ci runs the package's own install (node-gyp, against /usr/include/node) and prepare (tsc).
+npm ci --no-audit --no-fund

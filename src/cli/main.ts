@@ -1,0 +1,13 @@
+/** Entry point of the `duiad` executable: the only place that touches process. */
+import { exitCodeFor } from '../errors.js';
+import { processIO } from './io.js';
+
+const io = processIO();
+try {
+  // Imported here so that an engine that fails to load is reported like any other error.
+  const { run } = await import('./program.js');
+  process.exitCode = await run(process.argv.slice(2), io);
+} catch (error) {
+  io.stderr(`duiad: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}\n`);
+  process.exitCode = exitCodeFor(error);
+}

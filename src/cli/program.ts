@@ -1,0 +1,96 @@
+/**
+ * The `duiad` command: builds the commander program and maps errors to exit codes. `run`
+ * never exits the process, so tests can call it and read what it wrote.
+ */
+import { Command, CommanderError, Option } from 'commander';
+
+import { datasetNames, parseDatasetName } from '../data/datasets.js';
+import { DuiadError, exitCodeFor, exitCodes } from '../errors.js';
+import { resnetPresets, type ResNetPreset } from '../models/resnet.js';
+import { evalCommand } from './eval.js';
+import type { CliIO } from './io.js';
+import { parseChoice, parseInteger, parseNumber } from './parse.js';
+import { trainCommand } from './train.js';
+
+const exitHelp = `
+Exit codes:
+  0  success
+  1  unexpected internal error
+  2  bad usage (unknown flag, bad value)
+  3  a file or folder does not exist or cannot be read
+  4  a file is corrupt or data has the wrong shape or values
+  5  a model file is corrupt or of another kind
+  6  the native engine failed to load or run`;
+
+function addThreads(cmd: Command): Command {
+  return cmd.option('--threads <n>', 'libtorch threads (default: all cores)', parseInteger('--threads', 1, 1024));
+}
+
+function trainCommandSpec(io: CliIO, done: (code: number) => void): Command {
+  const cmd = new Command('train')
+    .description('train DUIAD on the normal class of a dataset and write DIR/model.safetensors')
+    .addOption(new Option('--dataset <name>', `dataset (${datasetNames.join(', ')})`).argParser(parseDatasetName).makeOptionMandatory())
+    .option('--data <path>', 'dataset folder or archive (default: the standard location)')
+    .requiredOption('--normal-class <k>', 'class used as normal', parseInteger('--normal-class', 0, 99))
+    .option('--out <dir>', 'output folder', 'runs/model')
+    .option('--epochs <n>', 'training epochs (default 20)', parseInteger('--epochs', 1, 100_000))
+    .option('--batch-size <n>', 'images per step (default 256)', parseInteger('--batch-size', 2, 65_536))
+    .option('--lr <x>', 'peak SGD learning rate (default 0.1)', parseNumber('--lr', 0, 100))
+    .option('--beta <x>', 'weight of the entropy term (default 0.5)', parseNumber('--beta', 0, 10_000))
+    .option('--entropy <name>', 'entropy estimator: vmf, center, gaussian', parseChoice('--entropy', ['vmf', 'center', 'gaussian'] as const))
+    .option('--entropy-on <where>', 'entropy measured on: encoder, projection', parseChoice('--entropy-on', ['encoder', 'projection'] as const))
+    .option('--temperature <x>', 'InfoNCE temperature (default 0.2)', parseNumber('--temperature', 0.001, 100))
+    .option('--encoder <preset>', `encoder (${Object.keys(resnetPresets).join(', ')})`, parseChoice('--encoder', Object.keys(resnetPresets) as ResNetPreset[]))
+    .option('--k <n>', 'neighbours in the kNN score (default 5)', parseInteger('--k', 1, 10_000))
+    .option('--seed <n>', 'random seed (default 0)', parseInteger('--seed', 0, 2 ** 53 - 1))
+    .option('--json', 'print a JSON summary on stdout');
+  return addThreads(cmd).action(async (flags) => done(await trainCommand(flags, io)));
+}
+
+function evalCommandSpec(io: CliIO, done: (code: number) => void): Command {
+  const cmd = new Command('eval')
+    .description('score a trained model on the full test set of its dataset and print AUROC')
+    .requiredOption('--model <path>', 'model folder (from duiad train --out) or model.safetensors')
+    .option('--data <path>', 'dataset location, if it moved since training')
+    .option('--json', 'print one JSON object on stdout');
+  return addThreads(cmd).action(async (flags) => done(await evalCommand(flags, io)));
+}
+
+/** Runs the CLI on `argv` (without the node and script entries); resolves to the exit code. */
+export async function run(argv: readonly string[], io: CliIO): Promise<number> {
+  let code = 0;
+  const done = (c: number) => {
+    code = c;
+  };
+  const program = new Command('duiad')
+    .description('Deep unsupervised image anomaly detection (DUIAD)')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', exitHelp)
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (s, write) => write(s) })
+    .exitOverride();
+  for (const sub of [trainCommandSpec(io, done), evalCommandSpec(io, done)]) {
+    program.addCommand(sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).showHelpAfterError('(run with --help for usage)'));
+  }
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (error) {
+    return reportError(error, io);
+  }
+}
+
+function reportError(error: unknown, io: CliIO): number {
+  if (error instanceof CommanderError) {
+    // Help and version exit with 0; commander has already printed its message.
+    if (error.exitCode === 0) return 0;
+    return exitCodes.E_USAGE;
+  }
+  if (error instanceof DuiadError) {
+    io.stderr(`duiad: ${error.message}\n`);
+    return exitCodeFor(error);
+  }
+  const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+  io.stderr(`duiad: internal error: ${message}\n`);
+  return 1;
+}

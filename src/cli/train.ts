@@ -1,0 +1,80 @@
+/**
+ * `duiad train`: fit DUIAD on one class of a dataset and write the model file.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+
+import { type DatasetName, classNames, defaultDataPath, loadDataset } from '../data/datasets.js';
+import { oneClassSplit } from '../data/oneclass.js';
+import type { DuiadConfig, EntropyEstimator, EntropyTarget } from '../methods/duiad/config.js';
+import { fitDuiad } from '../methods/duiad/train.js';
+import type { ResNetPreset } from '../models/resnet.js';
+import { setNumThreads } from '../torch/index.js';
+import type { CliIO } from './io.js';
+import { progressReporter } from './progress.js';
+
+/** Parsed flags of `duiad train`. */
+export interface TrainFlags {
+  dataset: DatasetName;
+  data?: string;
+  normalClass: number;
+  out: string;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  beta?: number;
+  entropy?: EntropyEstimator;
+  entropyOn?: EntropyTarget;
+  temperature?: number;
+  encoder?: ResNetPreset;
+  k?: number;
+  seed?: number;
+  threads?: number;
+  json?: boolean;
+}
+
+/** The file a model directory holds. */
+export function modelFileIn(dir: string): string {
+  return join(dir, 'model.safetensors');
+}
+
+function configFromFlags(flags: TrainFlags): Partial<DuiadConfig> {
+  const entries = Object.entries({
+    epochs: flags.epochs,
+    batchSize: flags.batchSize,
+    lr: flags.lr,
+    beta: flags.beta,
+    entropy: flags.entropy,
+    entropyOn: flags.entropyOn,
+    temperature: flags.temperature,
+    encoder: flags.encoder,
+    k: flags.k,
+    seed: flags.seed,
+  }).filter(([, v]) => v !== undefined);
+  return Object.fromEntries(entries) as Partial<DuiadConfig>;
+}
+
+/** Runs `duiad train`; returns the exit code. */
+export async function trainCommand(flags: TrainFlags, io: CliIO): Promise<number> {
+  if (flags.threads !== undefined) setNumThreads(flags.threads);
+  const dataPath = resolve(flags.data ?? defaultDataPath(flags.dataset));
+
+  // Read the dataset and keep the normal class's training images.
+  const names = classNames(flags.dataset);
+  const [train, test] = [await loadDataset(flags.dataset, 'train', dataPath), await loadDataset(flags.dataset, 'test', dataPath)];
+  const split = oneClassSplit(train, test, flags.normalClass);
+  io.stderr(`${flags.dataset}: normal class ${flags.normalClass} (${names[flags.normalClass] ?? '?'}), ${split.train.count} training images\n`);
+
+  // Fit, then write the model with what `duiad eval` needs to find its test set.
+  const progress = progressReporter(io);
+  const model = await fitDuiad(split.train, configFromFlags(flags), { onProgress: progress.onProgress }).finally(
+    progress.close,
+  );
+  await mkdir(flags.out, { recursive: true });
+  const path = modelFileIn(flags.out);
+  await model.save(path, { dataset: flags.dataset, dataPath, normalClass: flags.normalClass, trainImages: split.train.count });
+  const summary = { model: path, trainingSeconds: model.trainingSeconds, trainImages: split.train.count };
+  model.dispose();
+  io.stdout(flags.json ? `${JSON.stringify(summary)}\n` : `model written to ${path} (trained in ${summary.trainingSeconds.toFixed(1)} s)\n`);
+  return 0;
+}
