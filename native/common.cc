@@ -97,6 +97,17 @@ bool GeneratorHandle::IsHandle(Napi::Env env, const Napi::Value& value) {
 // ---------------------------------------------------------------------------------------
 // Args
 
+// The handle behind `v`, or nullptr when `v` is not a real TensorHandle (an object that only
+// shares its prototype passes instanceof but has nothing wrapped).
+static TensorHandle* unwrapTensor(Napi::Env env, const Napi::Value& v) {
+  if (!TensorHandle::IsHandle(env, v)) return nullptr;
+  try {
+    return TensorHandle::Unwrap(v.As<Napi::Object>());
+  } catch (const Napi::Error&) {
+    return nullptr;
+  }
+}
+
 static std::string jsTypeName(const Napi::Value& v) {
   if (v.IsUndefined()) return "undefined";
   if (v.IsNull()) return "null";
@@ -130,8 +141,8 @@ void Args::rangeError(const std::string& message) {
 
 TensorHandle* Args::handle(size_t i, const char* name) {
   Napi::Value v = value(i, name);
-  if (!TensorHandle::IsHandle(env(), v)) typeError(i, name, "a Tensor");
-  auto* h = TensorHandle::Unwrap(v.As<Napi::Object>());
+  auto* h = unwrapTensor(env(), v);
+  if (h == nullptr) typeError(i, name, "a Tensor");
   if (h->disposed()) {
     throw Napi::TypeError::New(env(), std::string(op_) + ": argument '" + name +
                                           "' is a disposed Tensor");
@@ -163,13 +174,14 @@ std::vector<at::Tensor> Args::tensorList(size_t i, const char* name, size_t minL
   for (uint32_t k = 0; k < array.Length(); k++) {
     Napi::Value item = array.Get(k);
     std::string itemName = std::string(name) + "[" + std::to_string(k) + "]";
-    if (!TensorHandle::IsHandle(env(), item)) typeError(i, itemName.c_str(), "a Tensor");
-    auto* h = TensorHandle::Unwrap(item.As<Napi::Object>());
+    auto* h = unwrapTensor(env(), item);
+    if (h == nullptr) typeError(i, itemName.c_str(), "a Tensor");
     if (h->disposed()) {
       throw Napi::TypeError::New(env(), std::string(op_) + ": argument '" + itemName +
                                             "' is a disposed Tensor");
     }
     out.push_back(h->tensor());
+    seen_.emplace_back(itemName, h->tensor().sizes().vec());
   }
   return out;
 }
@@ -260,8 +272,16 @@ std::vector<int64_t> Args::shape(size_t i, const char* name) {
 at::Generator* Args::generator(size_t i, const char* name) {
   if (!has(i)) return nullptr;
   Napi::Value v = info_[i];
-  if (!GeneratorHandle::IsHandle(env(), v)) typeError(i, name, "a Generator");
-  return &GeneratorHandle::Unwrap(v.As<Napi::Object>())->generator();
+  GeneratorHandle* g = nullptr;
+  if (GeneratorHandle::IsHandle(env(), v)) {
+    try {
+      g = GeneratorHandle::Unwrap(v.As<Napi::Object>());
+    } catch (const Napi::Error&) {
+      g = nullptr;
+    }
+  }
+  if (g == nullptr) typeError(i, name, "a Generator");
+  return &g->generator();
 }
 
 at::ScalarType Args::dtype(size_t i, const char* name) {

@@ -49,6 +49,7 @@ DUIAD_OP(batchNorm) {
   if (momentum < 0 || momentum > 1) a.rangeError("argument 'momentum' must be in [0, 1]");
   if (!(eps > 0)) a.rangeError("argument 'eps' must be positive");
   if (!training && (!mean || !var)) a.rangeError("evaluation mode needs running statistics");
+  if (x.size(1) == 0) a.rangeError("argument 'input' has no channels (shape " + formatShape(x.sizes()) + ")");
   if (training && x.numel() / x.size(1) <= 1) {
     a.rangeError("training needs more than one value per channel (got shape " + formatShape(x.sizes()) + ")");
   }

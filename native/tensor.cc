@@ -37,7 +37,12 @@ DUIAD_OP(fromArray) {
     a.rangeError("shape " + formatShape(shape) + " holds " + std::to_string(elements) +
                  " elements but data has " + std::to_string(array.ElementLength()));
   }
-  auto* bytes = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+  // napi_get_typedarray_info gives the data pointer for any backing store, shared or not.
+  void* data = nullptr;
+  if (napi_get_typedarray_info(a.env(), array, nullptr, nullptr, &data, nullptr, nullptr) != napi_ok) {
+    a.typeError(0, "data", "a readable typed array");
+  }
+  auto* bytes = static_cast<uint8_t*>(data);
   at::Tensor out = at::empty(shape, at::TensorOptions().dtype(type));
   if (array.ByteLength() > 0) std::memcpy(out.data_ptr(), bytes, array.ByteLength());
   return wrap(a.env(), out);

@@ -82,8 +82,10 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
 
 function reportError(error: unknown, io: CliIO): number {
   if (error instanceof CommanderError) {
-    // Help and version exit with 0; commander has already printed its message.
-    if (error.exitCode === 0) return 0;
+    // Help and version succeed. commander derives help's exit code from process.exitCode,
+    // which belongs to the host process, so decide by the error's code instead.
+    const shown = ['commander.help', 'commander.helpDisplayed', 'commander.version'];
+    if (error.exitCode === 0 || shown.includes(error.code)) return 0;
     return exitCodes.E_USAGE;
   }
   if (error instanceof DuiadError) {

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 
 import { type DatasetName, classNames, defaultDataPath, loadDataset } from '../data/datasets.js';
 import { oneClassSplit } from '../data/oneclass.js';
+import { UsageError } from '../errors.js';
 import type { DuiadConfig, EntropyEstimator, EntropyTarget } from '../methods/duiad/config.js';
 import { fitDuiad } from '../methods/duiad/train.js';
 import type { ResNetPreset } from '../models/resnet.js';
@@ -58,9 +59,14 @@ function configFromFlags(flags: TrainFlags): Partial<DuiadConfig> {
 export async function trainCommand(flags: TrainFlags, io: CliIO): Promise<number> {
   if (flags.threads !== undefined) setNumThreads(flags.threads);
   const dataPath = resolve(flags.data ?? defaultDataPath(flags.dataset));
+  const names = classNames(flags.dataset);
+  if (flags.normalClass >= names.length) {
+    throw new UsageError(
+      `--normal-class must be from 0 to ${names.length - 1} for ${flags.dataset} (got ${flags.normalClass})`,
+    );
+  }
 
   // Read the dataset and keep the normal class's training images.
-  const names = classNames(flags.dataset);
   const [train, test] = [await loadDataset(flags.dataset, 'train', dataPath), await loadDataset(flags.dataset, 'test', dataPath)];
   const split = oneClassSplit(train, test, flags.normalClass);
   io.stderr(`${flags.dataset}: normal class ${flags.normalClass} (${names[flags.normalClass] ?? '?'}), ${split.train.count} training images\n`);

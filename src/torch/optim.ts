@@ -33,7 +33,7 @@ export class SGD {
     this.config = { momentum: 0.9, weightDecay: 0, nesterov: false, ...config };
     for (const [k, v] of Object.entries(this.config)) if (typeof v === 'number') checkRate(k, v);
     this.lr = config.lr;
-    this.#buffers = params.map((p) => keep(zeros(p.shape)));
+    this.#buffers = params.map((p) => keep(zeros(p.shape, p.dtype)));
   }
 
   /** Applies one update with the gradients currently stored on the parameters. */

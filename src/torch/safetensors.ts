@@ -26,6 +26,9 @@ const fromCode: Record<string, { make: (b: Uint8Array) => TensorData; bytes: num
   U8: { make: (b) => new Uint8Array(b), bytes: 1 },
 };
 
+/** Largest tensor accepted when reading (2^36 elements, the engine's own limit). */
+const maxElements = 2 ** 36;
+
 /** Largest header accepted when reading (100 MB), as the format's reference reader does. */
 const maxHeaderBytes = 100_000_000;
 
@@ -107,7 +110,7 @@ function checkEntry(name: string, value: unknown, dataLength: number, where: str
     throw new FormatError(`safetensors: ${where}: tensor '${name}' ${why}`);
   };
   if (e === null || typeof e !== 'object') return bad('has no description');
-  if (typeof e.dtype !== 'string' || !(e.dtype in fromCode))
+  if (typeof e.dtype !== 'string' || !Object.hasOwn(fromCode, e.dtype))
     return bad(`has unsupported dtype ${String(e.dtype)}`);
   const shape = e.shape;
   if (
@@ -116,6 +119,9 @@ function checkEntry(name: string, value: unknown, dataLength: number, where: str
     shape.length > 8
   ) {
     return bad('has an invalid shape');
+  }
+  if (shape.reduce((a: number, b: number) => a * Math.max(b, 1), 1) > maxElements) {
+    return bad(`has an absurd shape [${shape.join(', ')}]`);
   }
   const [begin, end] = Array.isArray(e.data_offsets) ? e.data_offsets : [NaN, NaN];
   if (
@@ -137,24 +143,32 @@ function checkEntry(name: string, value: unknown, dataLength: number, where: str
 /** Parses safetensors bytes; `where` names the source in error messages. */
 export function decodeSafetensors(bytes: Uint8Array, where = 'input'): SafetensorsContents {
   const { header, dataStart } = parseHeader(bytes, where);
-  const dataLength = bytes.length - dataStart;
-  const metadata: Record<string, string> = {};
+  const { __metadata__: rawMetadata, ...entries } = header;
+  const metadata = checkMetadata(rawMetadata, where);
+  // Check every entry before allocating any tensor, so a bad file leaks nothing.
+  const checked = Object.entries(entries).map(
+    ([name, value]) => [name, checkEntry(name, value, bytes.length - dataStart, where)] as const,
+  );
   const tensors = new Map<string, Tensor>();
-  for (const [name, value] of Object.entries(header)) {
-    if (name === '__metadata__') {
-      for (const [k, v] of Object.entries((value ?? {}) as Record<string, unknown>)) {
-        if (typeof v !== 'string')
-          throw new FormatError(`safetensors: ${where}: metadata '${k}' is not a string`);
-        metadata[k] = v;
-      }
-      continue;
-    }
-    const e = checkEntry(name, value, dataLength, where);
+  for (const [name, e] of checked) {
     // Copy so the typed array is aligned for its element size.
     const raw = bytes.slice(dataStart + e.data_offsets[0], dataStart + e.data_offsets[1]);
     tensors.set(name, tensor((fromCode[e.dtype] as (typeof fromCode)[string]).make(raw), e.shape));
   }
   return { tensors, metadata };
+}
+
+function checkMetadata(value: unknown, where: string): Record<string, string> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new FormatError(`safetensors: ${where}: __metadata__ is not a JSON object`);
+  }
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== 'string') {
+      throw new FormatError(`safetensors: ${where}: metadata '${k}' is not a string`);
+    }
+  }
+  return value as Record<string, string>;
 }
 
 /** Writes tensors and metadata to `path`. */

@@ -27,6 +27,7 @@ export class Tensor {
 
   /** Sizes of each dimension, e.g. `[batch, channels, height, width]`. */
   get shape(): readonly number[] {
+    if (this.handle.disposed) throw new TypeError(`Tensor: shape of a disposed Tensor`);
     this.#shape ??= native.shape(this.handle);
     return this.#shape;
   }
@@ -219,13 +220,18 @@ function collect(value: unknown, out: Set<Tensor>, depth = 0): void {
 export function tidy<T>(fn: () => T): T {
   scopes.push([]);
   let result: T;
-  let created: Tensor[];
   try {
     result = fn();
-  } finally {
-    created = scopes.pop() ?? [];
+  } catch (error) {
+    // Nothing made inside a failed scope can be returned: free all of it.
+    for (const t of scopes.pop() ?? []) t.dispose();
+    throw error;
   }
-  if (result instanceof Promise) throw new TypeError('tidy: fn must not be async');
+  const created = scopes.pop() ?? [];
+  if (result instanceof Promise) {
+    for (const t of created) t.dispose();
+    throw new TypeError('tidy: fn must not be async');
+  }
   const kept = new Set<Tensor>();
   collect(result, kept);
   for (const t of created) {

@@ -103,22 +103,18 @@ test('keep() exempts a tensor from every enclosing tidy', () => {
   assert.equal(liveTensors(), before);
 });
 
-test(
-  'tidy frees the tensors made inside it when fn throws',
-  { todo: 'src/torch/tensor.ts tidy: on a throw, the popped scope is never disposed' },
-  () => {
-    const before = liveTensors();
-    assert.throws(
-      () =>
-        tidy(() => {
-          ones([3]).add(1);
-          throw new Error('boom');
-        }),
-      /boom/,
-    );
-    assert.equal(liveTensors(), before);
-  },
-);
+test('tidy frees the tensors made inside it when fn throws', () => {
+  const before = liveTensors();
+  assert.throws(
+    () =>
+      tidy(() => {
+        ones([3]).add(1);
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
+  assert.equal(liveTensors(), before);
+});
 
 test('noGrad: results do not require gradients and nothing leaks', () => {
   const before = liveTensors();

@@ -362,9 +362,7 @@ test('SGD: two steps with momentum and weight decay follow PyTorch (float32)', (
   assertClose(seen, [0.799, 0.417301], 1e-6, 'p after each step');
 });
 
-const sgdDtypeBug = 'src/torch/optim.ts: momentum buffers are zeros(p.shape), always float32';
-
-test('SGD: float64 parameters are updated in float64', { todo: sgdDtypeBug }, () => {
+test('SGD: float64 parameters are updated in float64', () => {
   const seen = sgdTwoSteps((v) => f64([v], [1]));
   assertClose(seen, [0.799, 0.417301], 1e-13, 'p after each step');
 });
