@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+// Chooses DUIAD defaults without touching any test set: a validation split carved from the
+// TRAINING set. Normal class c: the first 5/6 of its training images are fitted, the last
+// 1/6 are held-out normals; 1,000 training images of the other classes (every n-th one, a
+// fixed pick) are the held-out anomalies. Prints AUROC (percent) for k = 1, 5, 20.
+//
+// Usage: node benchmarks/validate.mjs DATASET CLASS EPOCHS ['{"beta": 5, ...}']
+// (after `npm run build`; DATASET as in `duiad train --dataset`).
+import { loadDataset, parseDatasetName } from '../dist/src/data/datasets.js';
+import { subset } from '../dist/src/data/oneclass.js';
+import { fitDuiad } from '../dist/src/methods/duiad/train.js';
+import { knnScores } from '../dist/src/methods/duiad/score.js';
+import { auroc } from '../dist/src/metrics/index.js';
+
+const [name, cls, epochs] = [parseDatasetName(process.argv[2] ?? ''), Number(process.argv[3]), Number(process.argv[4])];
+const overrides = JSON.parse(process.argv[5] ?? '{}');
+const train = await loadDataset(name, 'train');
+
+// The split: fitted normals, held-out normals, held-out anomalies.
+const normal = [];
+const other = [];
+train.labels.forEach((label, i) => (label === cls ? normal : other).push(i));
+const fitted = Math.round((normal.length * 5) / 6);
+const stride = Math.floor(other.length / 1000);
+const anomalies = other.filter((_, j) => j % stride === 0).slice(0, 1000);
+const heldOut = [...normal.slice(fitted), ...anomalies];
+const isAnomaly = Uint8Array.from(heldOut, (_, j) => (j < normal.length - fitted ? 0 : 1));
+
+// Fit, then score the held-out images against the fitted normals' features.
+const started = performance.now();
+const model = await fitDuiad(subset(train, normal.slice(0, fitted)), { epochs, ...overrides });
+const features = model.features(subset(train, heldOut));
+const results = [1, 5, 20].map((k) => `k${k} ${(100 * auroc(knnScores(features, model.bank, k), isAnomaly)).toFixed(2)}`);
+const seconds = ((performance.now() - started) / 1000).toFixed(0);
+console.log(`VAL ${name} class ${cls} epochs ${epochs} ${JSON.stringify(overrides)}: ${results.join(' ')} (${seconds} s)`);
