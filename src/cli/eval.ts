@@ -29,10 +29,19 @@ async function modelPath(given: string): Promise<string> {
   return info.isDirectory() ? modelFileIn(given) : given;
 }
 
-function trainingSetOf(extra: Record<string, unknown>, path: string): { dataset: DatasetName; dataPath: string; normalClass: number } {
+function trainingSetOf(
+  extra: Record<string, unknown>,
+  path: string,
+): { dataset: DatasetName; dataPath: string; normalClass: number } {
   const { dataset, dataPath, normalClass } = extra;
-  if (!datasetNames.includes(dataset as DatasetName) || typeof dataPath !== 'string' || !Number.isInteger(normalClass)) {
-    throw new ModelError(`eval: ${path} does not record the dataset it was trained on; use 'duiad score' on images instead`);
+  if (
+    !datasetNames.includes(dataset as DatasetName) ||
+    typeof dataPath !== 'string' ||
+    !Number.isInteger(normalClass)
+  ) {
+    throw new ModelError(
+      `eval: ${path} does not record the dataset it was trained on; use 'duiad score' on images instead`,
+    );
   }
   return { dataset: dataset as DatasetName, dataPath, normalClass: normalClass as number };
 }
@@ -49,7 +58,9 @@ export async function evalCommand(flags: EvalFlags, io: CliIO): Promise<number> 
     // Score the whole test set: every class but the normal one is an anomaly.
     const started = performance.now();
     const test = await loadDataset(trained.dataset, 'test', dataPath);
-    const isAnomaly = Uint8Array.from(test.labels, (label) => (label === trained.normalClass ? 0 : 1));
+    const isAnomaly = Uint8Array.from(test.labels, (label) =>
+      label === trained.normalClass ? 0 : 1,
+    );
     const scores = model.score(test);
     const result = {
       dataset: trained.dataset,

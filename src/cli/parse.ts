@@ -26,7 +26,10 @@ export function parseNumber(flag: string, min: number, max: number): (text: stri
 }
 
 /** One of a fixed list of words. */
-export function parseChoice<T extends string>(flag: string, choices: readonly T[]): (text: string) => T {
+export function parseChoice<T extends string>(
+  flag: string,
+  choices: readonly T[],
+): (text: string) => T {
   return (text: string) => {
     if (!(choices as readonly string[]).includes(text)) {
       throw new UsageError(`${flag} must be one of ${choices.join(', ')} (got '${text}')`);

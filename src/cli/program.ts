@@ -23,24 +23,60 @@ Exit codes:
   6  the native engine failed to load or run`;
 
 function addThreads(cmd: Command): Command {
-  return cmd.option('--threads <n>', 'libtorch threads (default: all cores)', parseInteger('--threads', 1, 1024));
+  return cmd.option(
+    '--threads <n>',
+    'libtorch threads (default: all cores)',
+    parseInteger('--threads', 1, 1024),
+  );
 }
 
 function trainCommandSpec(io: CliIO, done: (code: number) => void): Command {
   const cmd = new Command('train')
     .description('train DUIAD on the normal class of a dataset and write DIR/model.safetensors')
-    .addOption(new Option('--dataset <name>', `dataset (${datasetNames.join(', ')})`).argParser(parseDatasetName).makeOptionMandatory())
+    .addOption(
+      new Option('--dataset <name>', `dataset (${datasetNames.join(', ')})`)
+        .argParser(parseDatasetName)
+        .makeOptionMandatory(),
+    )
     .option('--data <path>', 'dataset folder or archive (default: the standard location)')
-    .requiredOption('--normal-class <k>', 'class used as normal', parseInteger('--normal-class', 0, 99))
+    .requiredOption(
+      '--normal-class <k>',
+      'class used as normal',
+      parseInteger('--normal-class', 0, 99),
+    )
     .option('--out <dir>', 'output folder', 'runs/model')
     .option('--epochs <n>', 'training epochs (default 20)', parseInteger('--epochs', 1, 100_000))
-    .option('--batch-size <n>', 'images per step (default 256)', parseInteger('--batch-size', 2, 65_536))
+    .option(
+      '--batch-size <n>',
+      'images per step (default 256)',
+      parseInteger('--batch-size', 2, 65_536),
+    )
     .option('--lr <x>', 'peak SGD learning rate (default 0.1)', parseNumber('--lr', 0, 100))
-    .option('--beta <x>', 'weight of the entropy term (default 0.5)', parseNumber('--beta', 0, 10_000))
-    .option('--entropy <name>', 'entropy estimator: vmf, center, gaussian', parseChoice('--entropy', ['vmf', 'center', 'gaussian'] as const))
-    .option('--entropy-on <where>', 'entropy measured on: encoder, projection', parseChoice('--entropy-on', ['encoder', 'projection'] as const))
-    .option('--temperature <x>', 'InfoNCE temperature (default 0.2)', parseNumber('--temperature', 0.001, 100))
-    .option('--encoder <preset>', `encoder (${Object.keys(resnetPresets).join(', ')})`, parseChoice('--encoder', Object.keys(resnetPresets) as ResNetPreset[]))
+    .option(
+      '--beta <x>',
+      'weight of the entropy term (default 0.5)',
+      parseNumber('--beta', 0, 10_000),
+    )
+    .option(
+      '--entropy <name>',
+      'entropy estimator: vmf, center, gaussian',
+      parseChoice('--entropy', ['vmf', 'center', 'gaussian'] as const),
+    )
+    .option(
+      '--entropy-on <where>',
+      'entropy measured on: encoder, projection',
+      parseChoice('--entropy-on', ['encoder', 'projection'] as const),
+    )
+    .option(
+      '--temperature <x>',
+      'InfoNCE temperature (default 0.2)',
+      parseNumber('--temperature', 0.001, 100),
+    )
+    .option(
+      '--encoder <preset>',
+      `encoder (${Object.keys(resnetPresets).join(', ')})`,
+      parseChoice('--encoder', Object.keys(resnetPresets) as ResNetPreset[]),
+    )
     .option('--k <n>', 'neighbours in the kNN score (default 5)', parseInteger('--k', 1, 10_000))
     .option('--seed <n>', 'random seed (default 0)', parseInteger('--seed', 0, 2 ** 53 - 1))
     .option('--json', 'print a JSON summary on stdout');
@@ -67,10 +103,19 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', exitHelp)
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (s, write) => write(s) })
+    .configureOutput({
+      writeOut: io.stdout,
+      writeErr: io.stderr,
+      outputError: (s, write) => write(s),
+    })
     .exitOverride();
   for (const sub of [trainCommandSpec(io, done), evalCommandSpec(io, done)]) {
-    program.addCommand(sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).showHelpAfterError('(run with --help for usage)'));
+    program.addCommand(
+      sub
+        .exitOverride()
+        .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+        .showHelpAfterError('(run with --help for usage)'),
+    );
   }
   try {
     await program.parseAsync([...argv], { from: 'user' });

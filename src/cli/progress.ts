@@ -7,7 +7,10 @@ import type { FitEvent } from '../methods/detector.js';
 import type { CliIO } from './io.js';
 
 /** Returns a FitEvent listener that reports to `io.stderr`, and a function to close it. */
-export function progressReporter(io: CliIO): { onProgress: (e: FitEvent) => void; close: () => void } {
+export function progressReporter(io: CliIO): {
+  onProgress: (e: FitEvent) => void;
+  close: () => void;
+} {
   let bar: cliProgress.SingleBar | undefined;
   const close = () => {
     bar?.stop();
@@ -15,11 +18,17 @@ export function progressReporter(io: CliIO): { onProgress: (e: FitEvent) => void
   };
   const onProgress = (e: FitEvent): void => {
     if (e.type === 'start') {
-      io.stderr(`training ${e.method} on ${e.images} images: ${e.epochs} epochs × ${e.stepsPerEpoch} steps\n`);
+      io.stderr(
+        `training ${e.method} on ${e.images} images: ${e.epochs} epochs × ${e.stepsPerEpoch} steps\n`,
+      );
     } else if (e.type === 'step' && io.interactive) {
       if (!bar) {
         bar = new cliProgress.SingleBar(
-          { format: 'epoch {epoch} [{bar}] {value}/{total} loss {loss}', stream: process.stderr, clearOnComplete: true },
+          {
+            format: 'epoch {epoch} [{bar}] {value}/{total} loss {loss}',
+            stream: process.stderr,
+            clearOnComplete: true,
+          },
           cliProgress.Presets.shades_classic,
         );
         bar.start(e.steps, 0, { epoch: e.epoch, loss: '-' });
@@ -30,7 +39,9 @@ export function progressReporter(io: CliIO): { onProgress: (e: FitEvent) => void
       const terms = Object.entries(e.terms)
         .map(([k, v]) => `${k} ${v.toFixed(4)}`)
         .join(', ');
-      io.stderr(`epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(4)} (${terms}) in ${e.seconds.toFixed(1)} s\n`);
+      io.stderr(
+        `epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(4)} (${terms}) in ${e.seconds.toFixed(1)} s\n`,
+      );
     } else if (e.type === 'done') {
       close();
       io.stderr(`trained in ${e.seconds.toFixed(1)} s\n`);

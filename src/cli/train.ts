@@ -67,20 +67,38 @@ export async function trainCommand(flags: TrainFlags, io: CliIO): Promise<number
   }
 
   // Read the dataset and keep the normal class's training images.
-  const [train, test] = [await loadDataset(flags.dataset, 'train', dataPath), await loadDataset(flags.dataset, 'test', dataPath)];
+  const [train, test] = [
+    await loadDataset(flags.dataset, 'train', dataPath),
+    await loadDataset(flags.dataset, 'test', dataPath),
+  ];
   const split = oneClassSplit(train, test, flags.normalClass);
-  io.stderr(`${flags.dataset}: normal class ${flags.normalClass} (${names[flags.normalClass] ?? '?'}), ${split.train.count} training images\n`);
+  io.stderr(
+    `${flags.dataset}: normal class ${flags.normalClass} (${names[flags.normalClass] ?? '?'}), ${split.train.count} training images\n`,
+  );
 
   // Fit, then write the model with what `duiad eval` needs to find its test set.
   const progress = progressReporter(io);
-  const model = await fitDuiad(split.train, configFromFlags(flags), { onProgress: progress.onProgress }).finally(
-    progress.close,
-  );
+  const model = await fitDuiad(split.train, configFromFlags(flags), {
+    onProgress: progress.onProgress,
+  }).finally(progress.close);
   await mkdir(flags.out, { recursive: true });
   const path = modelFileIn(flags.out);
-  await model.save(path, { dataset: flags.dataset, dataPath, normalClass: flags.normalClass, trainImages: split.train.count });
-  const summary = { model: path, trainingSeconds: model.trainingSeconds, trainImages: split.train.count };
+  await model.save(path, {
+    dataset: flags.dataset,
+    dataPath,
+    normalClass: flags.normalClass,
+    trainImages: split.train.count,
+  });
+  const summary = {
+    model: path,
+    trainingSeconds: model.trainingSeconds,
+    trainImages: split.train.count,
+  };
   model.dispose();
-  io.stdout(flags.json ? `${JSON.stringify(summary)}\n` : `model written to ${path} (trained in ${summary.trainingSeconds.toFixed(1)} s)\n`);
+  io.stdout(
+    flags.json
+      ? `${JSON.stringify(summary)}\n`
+      : `model written to ${path} (trained in ${summary.trainingSeconds.toFixed(1)} s)\n`,
+  );
   return 0;
 }

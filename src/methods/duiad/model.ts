@@ -4,7 +4,7 @@
  * holds everything but the weights; nothing in a model file is ever executed.
  */
 import type { ImageSet } from '../../data/types.js';
-import { ModelError } from '../../errors.js';
+import { ModelError, ValueError } from '../../errors.js';
 import {
   Generator,
   type Tensor,
@@ -115,7 +115,8 @@ export class DuiadModel implements FittedDetector {
 }
 
 function parseMetadata(raw: string | undefined, path: string): ModelMetadata {
-  if (raw === undefined) throw new ModelError(`model: ${path} is not a duiad model (no 'duiad' metadata)`);
+  if (raw === undefined)
+    throw new ModelError(`model: ${path} is not a duiad model (no 'duiad' metadata)`);
   let meta: Partial<ModelMetadata>;
   try {
     meta = JSON.parse(raw) as Partial<ModelMetadata>;
@@ -123,13 +124,20 @@ function parseMetadata(raw: string | undefined, path: string): ModelMetadata {
     throw new ModelError(`model: ${path} has corrupt metadata (not JSON)`);
   }
   if (meta.format !== modelFormat || meta.method !== 'duiad') {
-    throw new ModelError(`model: ${path} is a '${String(meta.format)}/${String(meta.method)}' file, expected '${modelFormat}/duiad'`);
+    throw new ModelError(
+      `model: ${path} is a '${String(meta.format)}/${String(meta.method)}' file, expected '${modelFormat}/duiad'`,
+    );
   }
   if (meta.formatVersion !== modelFormatVersion) {
-    throw new ModelError(`model: ${path} has format version ${String(meta.formatVersion)}; this duiad reads version ${modelFormatVersion}`);
+    throw new ModelError(
+      `model: ${path} has format version ${String(meta.formatVersion)}; this duiad reads version ${modelFormatVersion}`,
+    );
   }
   const p = meta.preprocessing;
-  if (!p || ![p.channels, p.height, p.width].every((v) => Number.isInteger(v) && v > 0 && v <= 4096)) {
+  if (
+    !p ||
+    ![p.channels, p.height, p.width].every((v) => Number.isInteger(v) && v > 0 && v <= 4096)
+  ) {
     throw new ModelError(`model: ${path} has invalid preprocessing metadata`);
   }
   if (p.mean?.length !== p.channels || p.std?.length !== p.channels || !p.std.every((s) => s > 0)) {
@@ -138,27 +146,58 @@ function parseMetadata(raw: string | undefined, path: string): ModelMetadata {
   return meta as ModelMetadata;
 }
 
+/** Runs `fn`, turning its ModelError or ValueError into a ModelError that names `path`. */
+function withPath<T>(path: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof ModelError || error instanceof ValueError) {
+      throw new ModelError(`model: ${path}: ${error.message}`);
+    }
+    throw error;
+  }
+}
+
 /** Loads a model written by `DuiadModel.save`; ModelError if it is corrupt or of another kind. */
-export async function loadDuiadModel(path: string): Promise<{ model: DuiadModel; metadata: ModelMetadata }> {
+export async function loadDuiadModel(
+  path: string,
+): Promise<{ model: DuiadModel; metadata: ModelMetadata }> {
   const { tensors, metadata: raw } = await loadSafetensors(path);
   try {
     const metadata = parseMetadata(raw['duiad'], path);
-    const config = resolveDuiadConfig(metadata.config);
+    const config = withPath(path, () => resolveDuiadConfig(metadata.config));
     const prep = metadata.preprocessing;
     const net = new DuiadNetwork(
       { encoder: config.encoder, inChannels: prep.channels, projectionDim: config.projectionDim },
       new Generator(0),
     );
-    const state = new Map([...tensors].filter(([k]) => k.startsWith('net.')).map(([k, t]) => [k.slice(4), t]));
-    net.loadStateDict(state);
-    const bank = tensors.get('score.bank');
-    if (!bank || bank.rank !== 2 || bank.shape[1] !== net.encoder.features || bank.shape[0] === 0) {
-      throw new ModelError(`model: ${path} has no valid 'score.bank' [count, ${net.encoder.features}]`);
+    try {
+      const model = withPath(path, () => assemble(net, tensors, { config, metadata }));
+      return { model, metadata };
+    } catch (error) {
+      net.dispose();
+      throw error;
     }
-    const centre = tensors.get('score.centre') ?? null;
-    const model = new DuiadModel({ net, config, prep, features: bank.clone(), centre: centre?.clone() ?? null, trainingSeconds: metadata.trainingSeconds });
-    return { model, metadata };
   } finally {
     for (const t of tensors.values()) t.dispose();
   }
+}
+
+/** Fills `net` from the file's tensors and builds the model around it. */
+function assemble(
+  net: DuiadNetwork,
+  tensors: ReadonlyMap<string, Tensor>,
+  { config, metadata }: { config: DuiadConfig; metadata: ModelMetadata },
+): DuiadModel {
+  const prefixed = [...tensors].filter(([k]) => k.startsWith('net.'));
+  net.loadStateDict(new Map(prefixed.map(([k, t]) => [k.slice(4), t])));
+  const bank = tensors.get('score.bank');
+  const f = net.encoder.features;
+  if (!bank || bank.rank !== 2 || bank.shape[1] !== f || bank.shape[0] === 0) {
+    throw new ModelError(`no valid 'score.bank' [count, ${f}]`);
+  }
+  const centre = tensors.get('score.centre')?.clone() ?? null;
+  const prep = metadata.preprocessing;
+  const trainingSeconds = metadata.trainingSeconds;
+  return new DuiadModel({ net, config, prep, features: bank.clone(), centre, trainingSeconds });
 }

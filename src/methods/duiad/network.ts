@@ -68,7 +68,9 @@ export function encodeAll(
       parts.push(
         tidy(() => {
           const pixels = set.images.subarray(start * bytes, (start + rows) * bytes);
-          const x = tensor(pixels, [rows, set.channels, set.height, set.width]).to('float32').div(255);
+          const x = tensor(pixels, [rows, set.channels, set.height, set.width])
+            .to('float32')
+            .div(255);
           return net.forward(standardise(x, prep));
         }),
       );

@@ -54,7 +54,9 @@ export function checkGeometry(set: ImageSet, prep: Preprocessing, where: string)
 export function imageBatch(set: ImageSet, start: number, count: number): Tensor {
   const bytes = set.channels * set.height * set.width;
   const slice = set.images.subarray(start * bytes, (start + count) * bytes);
-  return tidy(() => tensor(slice, [count, set.channels, set.height, set.width]).to('float32').div(255));
+  return tidy(() =>
+    tensor(slice, [count, set.channels, set.height, set.width]).to('float32').div(255),
+  );
 }
 
 /** Standardises `[batch, channels, h, w]` images in [0, 1] and lays them out channels-last. */

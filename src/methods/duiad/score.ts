@@ -14,7 +14,9 @@ const chunkRows = 1024;
  */
 export function knnScores(queries: Tensor, bank: Tensor, k: number): Float32Array {
   if (queries.shape[1] !== bank.shape[1]) {
-    throw new ShapeError(`knnScores: queries have ${queries.shape[1]} features, the bank has ${bank.shape[1]}`);
+    throw new ShapeError(
+      `knnScores: queries have ${queries.shape[1]} features, the bank has ${bank.shape[1]}`,
+    );
   }
   const n = bank.shape[0] as number;
   const m = queries.shape[0] as number;

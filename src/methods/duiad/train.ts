@@ -60,7 +60,6 @@ function trainStep(ctx: StepContext, batch: Tensor, beta: number, optimiser: SGD
   });
 }
 
-
 function checkTrainingSet(train: ImageSet): void {
   if (train.count < 2) {
     throw new ValueError(`duiad: training needs at least 2 normal images (got ${train.count})`);
@@ -91,10 +90,18 @@ export async function fitDuiad(
     momentum: config.momentum,
     weightDecay: config.weightDecay,
   });
-  const pixels = keep(tensor(train.images, [train.count, train.channels, train.height, train.width]));
+  const pixels = keep(
+    tensor(train.images, [train.count, train.channels, train.height, train.width]),
+  );
   const centre = config.entropy === 'center' ? keep(initialCentre(net, train, prep)) : undefined;
   const ctx: StepContext = { net, config, prep, generator, centre };
-  options.onProgress?.({ type: 'start', method: 'duiad', images: train.count, epochs: config.epochs, stepsPerEpoch });
+  options.onProgress?.({
+    type: 'start',
+    method: 'duiad',
+    images: train.count,
+    epochs: config.epochs,
+    stepsPerEpoch,
+  });
 
   try {
     for (let epoch = 0; epoch < config.epochs; epoch++) {
@@ -111,7 +118,9 @@ export async function fitDuiad(
           warmup: Math.round(config.lrWarmup * totalSteps),
         });
         const batch = tidy(() =>
-          indexSelect(pixels, 0, order.narrow(0, step * batchSize, batchSize)).to('float32').div(255),
+          indexSelect(pixels, 0, order.narrow(0, step * batchSize, batchSize))
+            .to('float32')
+            .div(255),
         );
         const terms = trainStep(ctx, batch, beta, optimiser);
         batch.dispose();
@@ -123,7 +132,14 @@ export async function fitDuiad(
         sums.loss += terms.loss;
         sums.mi += terms.mi;
         sums.entropy += terms.entropy;
-        options.onProgress?.({ type: 'step', epoch: epoch + 1, step: step + 1, steps: stepsPerEpoch, loss: terms.loss, lr: optimiser.lr });
+        options.onProgress?.({
+          type: 'step',
+          epoch: epoch + 1,
+          step: step + 1,
+          steps: stepsPerEpoch,
+          loss: terms.loss,
+          lr: optimiser.lr,
+        });
         await new Promise((resolve) => setImmediate(resolve));
       }
       order.dispose();

@@ -1,0 +1,36 @@
+/**
+ * duiad as a library: datasets, the DUIAD detector, metrics and the tensor engine.
+ *
+ * ```ts
+ * import { loadDataset, oneClassSplit, fitDuiad, auroc } from 'duiad';
+ * const split = oneClassSplit(await loadDataset('fashion-mnist', 'train'),
+ *                             await loadDataset('fashion-mnist', 'test'), 0);
+ * const model = await fitDuiad(split.train, { epochs: 10 });
+ * console.log(auroc(model.score(split.test), split.testIsAnomaly));
+ * ```
+ */
+export * from './errors.js';
+export type { ImageSet, Split } from './data/types.js';
+export {
+  type DatasetName,
+  classNames,
+  datasetNames,
+  defaultDataPath,
+  loadDataset,
+  parseDatasetName,
+} from './data/datasets.js';
+export { readCifar } from './data/cifar.js';
+export { readIdxDataset } from './data/idx.js';
+export { oneClassSplit, subset, type OneClassSplit } from './data/oneclass.js';
+export { augment, defaultAugmentConfig, type AugmentConfig } from './augment/augment.js';
+export type { FitEvent, FitOptions, FittedDetector } from './methods/detector.js';
+export {
+  type DuiadConfig,
+  type EntropyEstimator,
+  defaultDuiadConfig,
+  resolveDuiadConfig,
+} from './methods/duiad/config.js';
+export { fitDuiad, AbortError } from './methods/duiad/train.js';
+export { DuiadModel, loadDuiadModel, type ModelMetadata } from './methods/duiad/model.js';
+export { auroc, aupr, fprAtTpr, rocCurve, type RocPoint } from './metrics/index.js';
+export * as torch from './torch/index.js';

@@ -1,0 +1,143 @@
+/**
+ * The DUIAD detector on generated images: configuration checks, separation of an obvious
+ * anomaly, the model file's round trip and its refusal of bad files and bad inputs.
+ */
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+import type { ImageSet } from '../../src/data/types.js';
+import { ModelError, ShapeError, ValueError } from '../../src/errors.js';
+import { resolveDuiadConfig } from '../../src/methods/duiad/config.js';
+import { loadDuiadModel } from '../../src/methods/duiad/model.js';
+import { fitDuiad } from '../../src/methods/duiad/train.js';
+import { auroc } from '../../src/metrics/index.js';
+import { encodeSafetensors, liveTensors, zeros } from '../../src/torch/index.js';
+import { tempDir } from '../helpers/data.js';
+
+/** `count` 1×16×16 images: a bright centred square on dark noise (normal) or pure noise. */
+function images(count: number, kind: 'square' | 'noise', seed: number): ImageSet {
+  let state = seed;
+  const random = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const pixels = new Uint8Array(count * 256);
+  for (let i = 0; i < count; i++) {
+    for (let p = 0; p < 256; p++) {
+      const [y, x] = [Math.floor(p / 16), p % 16];
+      const inSquare = kind === 'square' && y >= 4 && y < 12 && x >= 4 && x < 12;
+      pixels[i * 256 + p] = inSquare
+        ? 200 + random() * 55
+        : random() * (kind === 'noise' ? 255 : 40);
+    }
+  }
+  return {
+    images: pixels,
+    labels: new Int32Array(count),
+    count,
+    channels: 1,
+    height: 16,
+    width: 16,
+  };
+}
+
+function concat(a: ImageSet, b: ImageSet): ImageSet {
+  const pixels = new Uint8Array(a.images.length + b.images.length);
+  pixels.set(a.images);
+  pixels.set(b.images, a.images.length);
+  return {
+    ...a,
+    images: pixels,
+    labels: new Int32Array(a.count + b.count),
+    count: a.count + b.count,
+  };
+}
+
+const quick = { epochs: 2, batchSize: 32, encoder: 'tiny' as const, seed: 3 };
+
+test('resolveDuiadConfig fills defaults and names the first bad field', () => {
+  assert.equal(resolveDuiadConfig({}).batchSize, 256);
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [{ epochs: 0 }, /epochs must be an integer/],
+    [{ beta: Number.NaN }, /beta must be a number/],
+    [{ temperature: -1 }, /temperature/],
+    [{ entropy: 'shannon' }, /unknown entropy estimator 'shannon'/],
+    [{ encoder: 'resnet9000' }, /unknown encoder 'resnet9000'/],
+    [{ batchSize: 1.5 }, /batchSize/],
+  ];
+  for (const [partial, message] of bad) {
+    assert.throws(
+      () => resolveDuiadConfig(partial),
+      (e: unknown) => e instanceof ValueError && message.test(e.message),
+    );
+  }
+});
+
+test('fit separates noise from the normal pattern, and the model file round-trips', async (t) => {
+  const before = liveTensors();
+  const model = await fitDuiad(images(96, 'square', 1), quick);
+  const test = concat(images(40, 'square', 2), images(40, 'noise', 3));
+  const isAnomaly = Uint8Array.from({ length: 80 }, (_, i) => (i < 40 ? 0 : 1));
+  const scores = model.score(test);
+  assert.ok(auroc(scores, isAnomaly) > 0.95, `AUROC ${auroc(scores, isAnomaly)}`);
+
+  // Saved and loaded, the model gives the same scores and keeps what it was told.
+  const dir = await tempDir(t);
+  const path = join(dir, 'model.safetensors');
+  await model.save(path, { note: 'generated' });
+  const loaded = await loadDuiadModel(path);
+  assert.deepEqual(loaded.metadata.extra, { note: 'generated' });
+  assert.equal(loaded.metadata.config.batchSize, 32);
+  const again = loaded.model.score(test);
+  for (let i = 0; i < scores.length; i++)
+    assert.ok(Math.abs((again[i] as number) - (scores[i] as number)) < 1e-5);
+
+  // Images of another size are refused, naming both geometries.
+  const wrong = { ...images(2, 'noise', 4), height: 8, width: 32 };
+  assert.throws(
+    () => loaded.model.score(wrong),
+    (e: unknown) => e instanceof ShapeError && /1×8×32.*1×16×16/.test(e.message),
+  );
+  loaded.model.dispose();
+  model.dispose();
+  assert.equal(liveTensors(), before);
+});
+
+test('loading refuses files that are not duiad models, naming the file', async (t) => {
+  const dir = await tempDir(t);
+  const cases: [string, Record<string, string>, RegExp][] = [
+    ['plain.safetensors', {}, /not a duiad model/],
+    ['corrupt.safetensors', { duiad: '{not json' }, /corrupt metadata/],
+    [
+      'other.safetensors',
+      { duiad: JSON.stringify({ format: 'other', method: 'x' }) },
+      /expected 'duiad-model\/duiad'/,
+    ],
+    [
+      'future.safetensors',
+      { duiad: JSON.stringify({ format: 'duiad-model', method: 'duiad', formatVersion: 99 }) },
+      /format version 99/,
+    ],
+  ];
+  const weight = zeros([2, 2]);
+  for (const [name, metadata, message] of cases) {
+    const path = join(dir, name);
+    await writeFile(path, encodeSafetensors(new Map([['w', weight]]), metadata));
+    await assert.rejects(
+      loadDuiadModel(path),
+      (e: unknown) =>
+        e instanceof ModelError && message.test(e.message) && e.message.includes(path),
+    );
+  }
+  weight.dispose();
+});
+
+test('fit refuses fewer than two images and stops when asked', async () => {
+  await assert.rejects(
+    fitDuiad(images(1, 'square', 1), quick),
+    /at least 2 normal images \(got 1\)/,
+  );
+  await assert.rejects(
+    fitDuiad(images(64, 'square', 1), quick, { shouldStop: () => true }),
+    /stopped on request/,
+  );
+});
