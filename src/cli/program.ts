@@ -45,7 +45,7 @@ function trainCommandSpec(io: CliIO, done: (code: number) => void): Command {
       parseInteger('--normal-class', 0, 99),
     )
     .option('--out <dir>', 'output folder', 'runs/model')
-    .option('--epochs <n>', 'training epochs (default 20)', parseInteger('--epochs', 1, 100_000))
+    .option('--epochs <n>', 'training epochs (default 8)', parseInteger('--epochs', 1, 100_000))
     .option(
       '--batch-size <n>',
       'images per step (default 256)',
@@ -54,8 +54,18 @@ function trainCommandSpec(io: CliIO, done: (code: number) => void): Command {
     .option('--lr <x>', 'peak SGD learning rate (default 0.1)', parseNumber('--lr', 0, 100))
     .option(
       '--beta <x>',
-      'weight of the entropy term (default 0.5)',
+      'weight of the entropy term (default 5)',
       parseNumber('--beta', 0, 10_000),
+    )
+    .option(
+      '--mi <name>',
+      'mutual-information term: infonce, rotation, both (default both)',
+      parseChoice('--mi', ['infonce', 'rotation', 'both'] as const),
+    )
+    .option(
+      '--rotation-weight <x>',
+      'weight of the rotation term under --mi both (default 1)',
+      parseNumber('--rotation-weight', 0, 10_000),
     )
     .option(
       '--entropy <name>',

@@ -7,7 +7,12 @@ import { join, resolve } from 'node:path';
 import { type DatasetName, classNames, defaultDataPath, loadDataset } from '../data/datasets.js';
 import { oneClassSplit } from '../data/oneclass.js';
 import { UsageError } from '../errors.js';
-import type { DuiadConfig, EntropyEstimator, EntropyTarget } from '../methods/duiad/config.js';
+import type {
+  DuiadConfig,
+  EntropyEstimator,
+  EntropyTarget,
+  MiEstimator,
+} from '../methods/duiad/config.js';
 import { fitDuiad } from '../methods/duiad/train.js';
 import type { ResNetPreset } from '../models/resnet.js';
 import { setNumThreads } from '../torch/index.js';
@@ -24,6 +29,8 @@ export interface TrainFlags {
   batchSize?: number;
   lr?: number;
   beta?: number;
+  mi?: MiEstimator;
+  rotationWeight?: number;
   entropy?: EntropyEstimator;
   entropyOn?: EntropyTarget;
   temperature?: number;
@@ -45,6 +52,8 @@ function configFromFlags(flags: TrainFlags): Partial<DuiadConfig> {
     batchSize: flags.batchSize,
     lr: flags.lr,
     beta: flags.beta,
+    mi: flags.mi,
+    rotationWeight: flags.rotationWeight,
     entropy: flags.entropy,
     entropyOn: flags.entropyOn,
     temperature: flags.temperature,

@@ -12,6 +12,9 @@ import { type ResNetPreset, resnetPresets } from '../../models/resnet.js';
 /** Entropy estimators of DESIGN.md section 1. */
 export type EntropyEstimator = 'vmf' | 'center' | 'gaussian';
 
+/** Mutual-information estimators: InfoNCE over two views, rotation prediction, or both. */
+export type MiEstimator = 'infonce' | 'rotation' | 'both';
+
 /** Where the entropy term is measured: pooled encoder features or the projection output. */
 export type EntropyTarget = 'encoder' | 'projection';
 
@@ -19,6 +22,9 @@ export type EntropyTarget = 'encoder' | 'projection';
 export interface DuiadConfig {
   /** Encoder preset (see `resnetPresets`). */
   encoder: ResNetPreset;
+  /** Mutual-information term(s); `rotationWeight` scales the rotation term under `both`. */
+  mi: MiEstimator;
+  rotationWeight: number;
   /** Output size of the projection head used by InfoNCE. */
   projectionDim: number;
   /** InfoNCE temperature. */
@@ -45,13 +51,15 @@ export interface DuiadConfig {
 /** Defaults, fixed before looking at any test result. */
 export const defaultDuiadConfig: Readonly<DuiadConfig> = {
   encoder: 'tiny',
+  mi: 'both',
+  rotationWeight: 1,
   projectionDim: 128,
   temperature: 0.2,
   entropy: 'vmf',
-  beta: 0.5,
+  beta: 5,
   entropyOn: 'encoder',
   entropyWarmupEpochs: 0,
-  epochs: 20,
+  epochs: 8,
   batchSize: 256,
   lr: 0.1,
   momentum: 0.9,
@@ -87,6 +95,9 @@ export function resolveDuiadConfig(partial: Partial<DuiadConfig> = {}): DuiadCon
       `duiad: unknown entropy estimator '${c.entropy}' (use vmf, center, gaussian)`,
     );
   }
+  if (!['infonce', 'rotation', 'both'].includes(c.mi)) {
+    throw new ValueError(`duiad: unknown mi estimator '${c.mi}' (use infonce, rotation, both)`);
+  }
   if (!['encoder', 'projection'].includes(c.entropyOn)) {
     throw new ValueError(
       `duiad: entropyOn must be 'encoder' or 'projection' (got '${c.entropyOn}')`,
@@ -99,6 +110,7 @@ export function resolveDuiadConfig(partial: Partial<DuiadConfig> = {}): DuiadCon
   if (c.batchSize < 2) throw new ValueError('duiad: batchSize must be at least 2 for InfoNCE');
   finiteRange('temperature', c.temperature, 1e-3, 100);
   finiteRange('beta', c.beta, 0, 1e4);
+  finiteRange('rotationWeight', c.rotationWeight, 0, 1e4);
   finiteRange('lr', c.lr, 0, 100);
   finiteRange('momentum', c.momentum, 0, 1);
   finiteRange('weightDecay', c.weightDecay, 0, 1);

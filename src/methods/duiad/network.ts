@@ -27,6 +27,8 @@ export class DuiadNetwork extends Module {
   readonly encoder: ResNet;
   readonly head1: Linear;
   readonly head2: Linear;
+  /** Classifies which of four right-angle rotations an image underwent (rotation MI term). */
+  readonly rotationHead: Linear;
 
   constructor(config: DuiadNetworkConfig, generator: Generator) {
     super();
@@ -38,6 +40,7 @@ export class DuiadNetwork extends Module {
     const f = this.encoder.features;
     this.head1 = this.child('head.0', new Linear(f, f, { generator }));
     this.head2 = this.child('head.2', new Linear(f, config.projectionDim, { generator }));
+    this.rotationHead = this.child('rotation', new Linear(f, 4, { generator }));
   }
 
   /** Pooled encoder features `[batch, features]` of `[batch, channels, height, width]` images. */

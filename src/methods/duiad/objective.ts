@@ -11,6 +11,7 @@ import {
   eye,
   logdet,
   normalize,
+  rot90,
   tensor,
   tidy,
 } from '../../torch/index.js';
@@ -78,4 +79,28 @@ export function entropyLoss(
       .div(Math.max(1, n - 1));
     return logdet(cov.add(eye(d).mul(1e-4))).mul(0.5 / d);
   });
+}
+
+/**
+ * Rotates contiguous quarters of a batch `[batch, channels, side, side]` by 0, 90, 180 and
+ * 270 degrees; returns the rotated batch and the int64 rotation labels `[batch]`. Batches
+ * arrive in random order, so each image's rotation is random.
+ */
+export function rotateQuarters(images: Tensor): { images: Tensor; labels: Tensor } {
+  const [batch = 0, , height, width] = images.shape;
+  if (height !== width) {
+    throw new ShapeError(`rotateQuarters: images must be square (got ${height}×${width})`);
+  }
+  const labels = new BigInt64Array(batch);
+  const parts: Tensor[] = [];
+  for (let k = 0; k < 4; k++) {
+    const start = Math.floor((k * batch) / 4);
+    const end = Math.floor(((k + 1) * batch) / 4);
+    if (end === start) continue;
+    labels.fill(BigInt(k), start, end);
+    parts.push(rot90(images.narrow(0, start, end - start), k, [2, 3]));
+  }
+  const rotated = cat(parts, 0);
+  for (const p of parts) p.dispose();
+  return { images: rotated, labels: tensor(labels, [batch]) };
 }

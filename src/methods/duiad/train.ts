@@ -12,6 +12,7 @@ import {
   type Tensor,
   cat,
   cosineSchedule,
+  crossEntropy,
   indexSelect,
   keep,
   manualSeed,
@@ -23,7 +24,7 @@ import type { FitOptions } from '../detector.js';
 import { type DuiadConfig, resolveDuiadConfig } from './config.js';
 import { DuiadModel } from './model.js';
 import { DuiadNetwork, encodeAll } from './network.js';
-import { entropyLoss, infoNce } from './objective.js';
+import { entropyLoss, infoNce, rotateQuarters } from './objective.js';
 import { type Preprocessing, fitPreprocessing, standardise } from './preprocess.js';
 
 /** Raised when `shouldStop` asks fitting to end early. */
@@ -41,22 +42,49 @@ interface StepContext {
   centre: Tensor | undefined;
 }
 
+/** The MI terms of one step: InfoNCE between the views and/or rotation prediction. */
+function miTerms(
+  ctx: StepContext,
+  v1: Tensor,
+  v2: Tensor,
+): { h: Tensor; z: Tensor; mi: Tensor; rotation: Tensor | null } {
+  const { net, config } = ctx;
+  const n = v1.shape[0] as number;
+  const useRotation = config.mi !== 'infonce';
+  // Each view is rotated by quarters on its own, so both views of an image share a rotation.
+  const r1 = useRotation ? rotateQuarters(v1) : null;
+  const r2 = useRotation ? rotateQuarters(v2) : null;
+  const views = r1 && r2 ? cat([r1.images, r2.images], 0) : cat([v1, v2], 0);
+  const h = net.forward(standardise(views, ctx.prep));
+  const z = net.project(h);
+  const nce =
+    config.mi === 'rotation'
+      ? null
+      : infoNce(z.narrow(0, 0, n), z.narrow(0, n, n), config.temperature);
+  const rotation =
+    r1 && r2 ? crossEntropy(net.rotationHead.forward(h), cat([r1.labels, r2.labels], 0)) : null;
+  if (nce && rotation) return { h, z, mi: nce.add(rotation.mul(config.rotationWeight)), rotation };
+  return { h, z, mi: (nce ?? rotation) as Tensor, rotation };
+}
+
 /** One optimisation step on a batch `[batch, channels, h, w]` in [0, 1]; returns loss terms. */
 function trainStep(ctx: StepContext, batch: Tensor, beta: number, optimiser: SGD) {
   return tidy(() => {
-    const { net, config, prep, generator } = ctx;
-    const v1 = standardise(augment(batch, config.augment, generator), prep);
-    const v2 = standardise(augment(batch, config.augment, generator), prep);
-    const n = batch.shape[0] as number;
-    const h = net.forward(cat([v1, v2], 0));
-    const z = net.project(h);
-    const mi = infoNce(z.narrow(0, 0, n), z.narrow(0, n, n), config.temperature);
+    const { config, generator } = ctx;
+    const v1 = augment(batch, config.augment, generator);
+    const v2 = augment(batch, config.augment, generator);
+    const { h, z, mi, rotation } = miTerms(ctx, v1, v2);
     const entropy = entropyLoss(config.entropyOn === 'encoder' ? h : z, config.entropy, ctx.centre);
     const loss = beta > 0 ? mi.add(entropy.mul(beta)) : mi;
     optimiser.zeroGrad();
     loss.backward();
     optimiser.step();
-    return { loss: loss.item(), mi: mi.item(), entropy: entropy.item() };
+    return {
+      loss: loss.item(),
+      mi: mi.item(),
+      entropy: entropy.item(),
+      rotation: rotation?.item() ?? 0,
+    };
   });
 }
 
@@ -108,7 +136,7 @@ export async function fitDuiad(
       const epochStart = performance.now();
       const beta = epoch < config.entropyWarmupEpochs ? 0 : config.beta;
       const order = keep(randperm(train.count, generator));
-      const sums = { loss: 0, mi: 0, entropy: 0 };
+      const sums = { loss: 0, mi: 0, entropy: 0, rotation: 0 };
       net.train();
       for (let step = 0; step < stepsPerEpoch; step++) {
         if (options.shouldStop?.()) throw new AbortError();
@@ -132,6 +160,7 @@ export async function fitDuiad(
         sums.loss += terms.loss;
         sums.mi += terms.mi;
         sums.entropy += terms.entropy;
+        sums.rotation += terms.rotation;
         options.onProgress?.({
           type: 'step',
           epoch: epoch + 1,
@@ -148,7 +177,11 @@ export async function fitDuiad(
         epoch: epoch + 1,
         epochs: config.epochs,
         loss: sums.loss / stepsPerEpoch,
-        terms: { mi: sums.mi / stepsPerEpoch, entropy: sums.entropy / stepsPerEpoch },
+        terms: {
+          mi: sums.mi / stepsPerEpoch,
+          entropy: sums.entropy / stepsPerEpoch,
+          ...(config.mi === 'infonce' ? {} : { rotation: sums.rotation / stepsPerEpoch }),
+        },
         seconds: (performance.now() - epochStart) / 1000,
       });
     }
