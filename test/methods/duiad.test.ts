@@ -13,7 +13,8 @@ import { resolveDuiadConfig } from '../../src/methods/duiad/config.js';
 import { loadDuiadModel } from '../../src/methods/duiad/model.js';
 import { fitDuiad } from '../../src/methods/duiad/train.js';
 import { auroc } from '../../src/metrics/index.js';
-import { encodeSafetensors, liveTensors, zeros } from '../../src/torch/index.js';
+import { dispose, encodeSafetensors, liveTensors, tensor, zeros } from '../../src/torch/index.js';
+import { rotateQuarters } from '../../src/methods/duiad/objective.js';
 import { tempDir } from '../helpers/data.js';
 
 /** `count` 1×16×16 images: a bright centred square on dark noise (normal) or pure noise. */
@@ -140,4 +141,28 @@ test('fit refuses fewer than two images and stops when asked', async () => {
     fitDuiad(images(64, 'square', 1), quick, { shouldStop: () => true }),
     /stopped on request/,
   );
+});
+
+test('rotateQuarters turns each quarter of a batch by k right angles and labels it k', () => {
+  // Four copies of [[1, 2], [3, 4]]; a counter-clockwise quarter turn gives [[2, 4], [1, 3]],
+  // a half turn [[4, 3], [2, 1]], three quarters [[3, 1], [4, 2]].
+  const before = liveTensors();
+  const x = tensor(
+    new Float32Array([1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4]),
+    [4, 1, 2, 2],
+  );
+  const { images: rotated, labels } = rotateQuarters(x);
+  assert.deepEqual(
+    Array.from(rotated.toFloat32()),
+    [1, 2, 3, 4, 2, 4, 1, 3, 4, 3, 2, 1, 3, 1, 4, 2],
+  );
+  assert.deepEqual(Array.from(labels.data() as BigInt64Array), [0n, 1n, 2n, 3n]);
+  dispose([x, rotated, labels]);
+  const wide = zeros([4, 1, 2, 3]);
+  assert.throws(
+    () => rotateQuarters(wide),
+    (e: unknown) => e instanceof ShapeError && /square \(got 2×3\)/.test(e.message),
+  );
+  wide.dispose();
+  assert.equal(liveTensors(), before);
 });

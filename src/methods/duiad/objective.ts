@@ -92,15 +92,16 @@ export function rotateQuarters(images: Tensor): { images: Tensor; labels: Tensor
     throw new ShapeError(`rotateQuarters: images must be square (got ${height}×${width})`);
   }
   const labels = new BigInt64Array(batch);
-  const parts: Tensor[] = [];
-  for (let k = 0; k < 4; k++) {
-    const start = Math.floor((k * batch) / 4);
-    const end = Math.floor(((k + 1) * batch) / 4);
-    if (end === start) continue;
-    labels.fill(BigInt(k), start, end);
-    parts.push(rot90(images.narrow(0, start, end - start), k, [2, 3]));
-  }
-  const rotated = cat(parts, 0);
-  for (const p of parts) p.dispose();
+  const rotated = tidy(() => {
+    const parts: Tensor[] = [];
+    for (let k = 0; k < 4; k++) {
+      const start = Math.floor((k * batch) / 4);
+      const end = Math.floor(((k + 1) * batch) / 4);
+      if (end === start) continue;
+      labels.fill(BigInt(k), start, end);
+      parts.push(rot90(images.narrow(0, start, end - start), k, [2, 3]));
+    }
+    return cat(parts, 0);
+  });
   return { images: rotated, labels: tensor(labels, [batch]) };
 }
