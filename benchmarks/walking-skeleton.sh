@@ -11,7 +11,7 @@ mkdir -p "$out" runs
 job() {
   local name=$1; shift
   local start=$SECONDS
-  node bin/duiad.js train "$@" --out "runs/$name" 2> "$out/$name.train.log"
+  node bin/duiad.js train "$@" --out "runs/$name" > "$out/$name.train.log" 2>&1
   node bin/duiad.js eval --model "runs/$name" --json > "$out/$name.eval.json"
   local wall=$((SECONDS - start))
   echo "{\"job\":\"$name\",\"wallSeconds\":$wall,\"eval\":$(cat "$out/$name.eval.json")}"
