@@ -7,6 +7,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { datasetNames, parseDatasetName } from '../data/datasets.js';
 import { DuiadError, exitCodeFor, exitCodes } from '../errors.js';
 import { resnetPresets, type ResNetPreset } from '../models/resnet.js';
+import { methods, parseMethods } from '../methods/registry.js';
+import { benchCommand } from './bench.js';
 import { evalCommand } from './eval.js';
 import type { CliIO } from './io.js';
 import { parseChoice, parseInteger, parseNumber } from './parse.js';
@@ -102,6 +104,33 @@ function evalCommandSpec(io: CliIO, done: (code: number) => void): Command {
   return addThreads(cmd).action(async (flags) => done(await evalCommand(flags, io)));
 }
 
+function benchCommandSpec(io: CliIO, done: (code: number) => void): Command {
+  const cmd = new Command('bench')
+    .description('one-class benchmark: every class as normal, methods side by side, resumable')
+    .addOption(
+      new Option('--dataset <name>', `dataset (${datasetNames.join(', ')})`)
+        .argParser(parseDatasetName)
+        .makeOptionMandatory(),
+    )
+    .option('--data <path>', 'dataset folder or archive (default: the standard location)')
+    .option(
+      '--methods <list>',
+      `comma-separated (${Object.keys(methods).join(', ')})`,
+      parseMethods,
+      ['duiad'],
+    )
+    .option('--classes <list>', "'all' or comma-separated class indices", 'all')
+    .option('--seeds <n>', 'seeds per split', parseInteger('--seeds', 1, 100), 1)
+    .option(
+      '--profile <name>',
+      'cpu (this machine) or paper (ResNet-18, long; for a GPU)',
+      parseChoice('--profile', ['cpu', 'paper'] as const),
+      'cpu',
+    )
+    .option('--out <dir>', 'results folder', 'runs/bench');
+  return addThreads(cmd).action(async (flags) => done(await benchCommand(flags, io)));
+}
+
 /** Runs the CLI on `argv` (without the node and script entries); resolves to the exit code. */
 export async function run(argv: readonly string[], io: CliIO): Promise<number> {
   let code = 0;
@@ -119,7 +148,11 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       outputError: (s, write) => write(s),
     })
     .exitOverride();
-  for (const sub of [trainCommandSpec(io, done), evalCommandSpec(io, done)]) {
+  for (const sub of [
+    trainCommandSpec(io, done),
+    evalCommandSpec(io, done),
+    benchCommandSpec(io, done),
+  ]) {
     program.addCommand(
       sub
         .exitOverride()

@@ -1,0 +1,61 @@
+/**
+ * Every detector the benchmark can run, by name, each fitted on the same normal images and
+ * scored on the same test images. DUIAD variants differ only in configuration.
+ */
+import type { ImageSet } from '../data/types.js';
+import { UsageError } from '../errors.js';
+import type { FitOptions, FittedDetector } from './detector.js';
+import type { DuiadConfig } from './duiad/config.js';
+import { fitDuiad } from './duiad/train.js';
+import { fitPixelKnn } from './pixel-knn/detector.js';
+
+/** A fitted detector and the seconds its fit took. */
+export type Fitted = FittedDetector & { trainingSeconds: number };
+
+/** How to fit one method: the seed and shared DUIAD overrides (a benchmark profile). */
+export interface MethodRun {
+  seed: number;
+  duiad: Partial<DuiadConfig>;
+  options?: FitOptions;
+}
+
+type Fit = (train: ImageSet, run: MethodRun) => Promise<Fitted>;
+
+function duiadVariant(overrides: Partial<DuiadConfig>): Fit {
+  return (train, run) =>
+    fitDuiad(train, { ...run.duiad, ...overrides, seed: run.seed }, run.options);
+}
+
+/** The methods by name, with what each is. */
+export const methods: Readonly<Record<string, { fit: Fit; about: string }>> = {
+  duiad: { fit: duiadVariant({}), about: 'DUIAD defaults: InfoNCE + rotation + 5 × vmf entropy' },
+  'duiad-infonce': {
+    fit: duiadVariant({ mi: 'infonce' }),
+    about: 'DUIAD without the rotation term: InfoNCE + 5 × vmf entropy',
+  },
+  'duiad-center': { fit: duiadVariant({ entropy: 'center' }), about: 'DUIAD, center entropy' },
+  'duiad-gaussian': {
+    fit: duiadVariant({ entropy: 'gaussian' }),
+    about: 'DUIAD, Gaussian entropy',
+  },
+  'simclr-knn': {
+    fit: duiadVariant({ mi: 'infonce', beta: 0 }),
+    about: 'contrastive only (DUIAD with beta 0 and no rotation term)',
+  },
+  'pixel-knn': { fit: (train) => fitPixelKnn(train), about: 'raw pixels, cosine kNN (k 5)' },
+};
+
+/** Parses a comma-separated method list; UsageError names an unknown one. */
+export function parseMethods(text: string): string[] {
+  const names = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  const unknown = names.find((n) => !(n in methods));
+  if (unknown !== undefined || names.length === 0) {
+    throw new UsageError(
+      `--methods: unknown method '${unknown ?? text}' (use ${Object.keys(methods).join(', ')})`,
+    );
+  }
+  return [...new Set(names)];
+}
