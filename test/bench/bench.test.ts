@@ -1,0 +1,105 @@
+/**
+ * The benchmark runner on a generated idx dataset: results per split, resumption, tables.
+ */
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+
+import { markdownTable, summarise, writeReport } from '../../src/bench/report.js';
+import { type BenchEvent, type SplitResult, resultPath, runBench } from '../../src/bench/run.js';
+import { parseClasses } from '../../src/cli/bench.js';
+import { UsageError } from '../../src/errors.js';
+import { tempDir } from '../helpers/data.js';
+
+/** Writes idx files: class 0 images are dark, class 1 bright, class 2 a vertical bar. */
+async function writeIdx(dir: string, prefix: string, labels: number[]): Promise<void> {
+  const n = labels.length;
+  const images = Buffer.alloc(16 + n * 64);
+  images.writeUInt32BE(0x803, 0);
+  [n, 8, 8].forEach((d, i) => images.writeUInt32BE(d, 4 + 4 * i));
+  labels.forEach((label, i) => {
+    for (let p = 0; p < 64; p++) {
+      const v =
+        label === 0
+          ? 20 + ((i * 7 + p) % 13)
+          : label === 1
+            ? 230 - ((i + p) % 17)
+            : p % 8 === 3
+              ? 255
+              : 0;
+      images[16 + i * 64 + p] = v;
+    }
+  });
+  const header = Buffer.alloc(8);
+  header.writeUInt32BE(0x801, 0);
+  header.writeUInt32BE(n, 4);
+  await writeFile(join(dir, `${prefix}-images-idx3-ubyte.gz`), gzipSync(images));
+  await writeFile(
+    join(dir, `${prefix}-labels-idx1-ubyte`),
+    Buffer.concat([header, Buffer.from(labels)]),
+  );
+}
+
+const fake = (k: number, seed: number, auroc: number): SplitResult =>
+  ({ normalClass: k, seed, auroc, trainingSeconds: 10 }) as SplitResult;
+
+test('summarise: mean over classes per seed, then mean ± std over seeds (hand-worked)', () => {
+  // Seed 0: classes 0.8 and 0.6 -> 70; seed 1: 0.9 and 0.7 -> 80. Mean 75, sample std 7.07.
+  const s = summarise([fake(0, 0, 0.8), fake(1, 0, 0.6), fake(0, 1, 0.9), fake(1, 1, 0.7)]);
+  assert.ok(Math.abs(s.meanAuroc - 75) < 1e-9);
+  assert.ok(Math.abs(s.std - Math.SQRT2 * 5) < 1e-9);
+  assert.equal(s.seeds, 2);
+  assert.ok(Math.abs((s.classes['0'] as number) - 85) < 1e-9);
+  const table = markdownTable('mnist', { 'pixel-knn': s });
+  assert.match(table, /\| 0 0 \| 85\.0 \|/);
+  assert.match(table, /\*\*75\.0\*\* ± 7\.1 \(2\)/);
+});
+
+test('parseClasses: all, lists, and bad values quoted', () => {
+  assert.deepEqual(parseClasses('all', 'mnist'), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(parseClasses('3,1,3', 'cifar10'), [3, 1]);
+  for (const bad of ['10', '-1', 'x', '1.5']) {
+    assert.throws(
+      () => parseClasses(bad, 'mnist'),
+      (e: unknown) => e instanceof UsageError && e.message.includes(`'${bad}'`),
+    );
+  }
+});
+
+test('runBench writes one result per split, resumes, and reports', async (t) => {
+  const data = await tempDir(t);
+  const out = await tempDir(t);
+  await writeIdx(data, 'train', [0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2]);
+  await writeIdx(data, 't10k', [0, 1, 2, 2, 1, 0]);
+  const plan = {
+    dataset: 'mnist' as const,
+    dataPath: data,
+    classes: [0, 1],
+    methods: ['pixel-knn'],
+    seeds: 2,
+    profile: 'cpu' as const,
+    out,
+  };
+
+  const events: BenchEvent[] = [];
+  const written = await runBench(plan, (e) => events.push(e));
+  assert.equal(written.length, 4);
+  const result = JSON.parse(
+    await readFile(resultPath(out, 'mnist', 'pixel-knn', 1, 0), 'utf8'),
+  ) as SplitResult;
+  assert.equal(result.trainImages, 4);
+  assert.equal(result.testImages, 6);
+  // Bright normals: the dark and barred test images are far away, so the split is perfect.
+  assert.equal(result.auroc, 1);
+
+  // A second run finds everything done.
+  const again: BenchEvent[] = [];
+  assert.deepEqual(await runBench(plan, (e) => again.push(e)), []);
+  assert.equal(again.filter((e) => e.type === 'skip').length, 4);
+
+  const summary = await writeReport(out, 'mnist');
+  assert.equal(summary['mnist']?.['pixel-knn']?.seeds, 2);
+  assert.match(await readFile(join(out, 'mnist', 'table.md'), 'utf8'), /\| 1 1 \| 100\.0 \|/);
+});
