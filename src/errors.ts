@@ -5,13 +5,7 @@
 
 /** Stable machine-readable error codes. */
 export type ErrorCode =
-  | 'E_USAGE'
-  | 'E_NOT_FOUND'
-  | 'E_FORMAT'
-  | 'E_SHAPE'
-  | 'E_VALUE'
-  | 'E_NATIVE'
-  | 'E_MODEL';
+  'E_USAGE' | 'E_NOT_FOUND' | 'E_FORMAT' | 'E_SHAPE' | 'E_VALUE' | 'E_NATIVE' | 'E_MODEL';
 
 /** Base class of all deliberate duiad errors; `code` is stable across versions. */
 export class DuiadError extends Error {

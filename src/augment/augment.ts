@@ -47,6 +47,14 @@ export const defaultAugmentConfig: Readonly<AugmentConfig> = {
 
 /** Checks ranges and probabilities; throws ValueError naming the first bad field. */
 export function checkAugmentConfig(config: AugmentConfig): void {
+  for (const key of ['cropScale', 'cropRatio'] as const) {
+    const range: unknown = config[key];
+    if (!Array.isArray(range) || range.length !== 2 || !range.every((v) => typeof v === 'number')) {
+      throw new ValueError(
+        `augment: ${key} must be two numbers [min, max] (got ${JSON.stringify(range)})`,
+      );
+    }
+  }
   const [s0, s1] = config.cropScale;
   const [r0, r1] = config.cropRatio;
   if (!(s0 > 0 && s0 <= s1 && s1 <= 1)) {

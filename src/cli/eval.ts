@@ -5,7 +5,7 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 
-import { type DatasetName, datasetNames, loadDataset } from '../data/datasets.js';
+import { type DatasetName, classNames, datasetNames, loadDataset } from '../data/datasets.js';
 import { ModelError, NotFoundError } from '../errors.js';
 import { loadDuiadModel } from '../methods/duiad/model.js';
 import { auroc, aupr, fprAtTpr } from '../metrics/index.js';
@@ -26,7 +26,11 @@ async function modelPath(given: string): Promise<string> {
   const info = await stat(given).catch((error: unknown) => {
     throw new NotFoundError(`eval: model ${given} does not exist`, { cause: error });
   });
-  return info.isDirectory() ? modelFileIn(given) : given;
+  const path = info.isDirectory() ? modelFileIn(given) : given;
+  // Anything but a regular file (a FIFO, a device) could block a read forever.
+  const file = await stat(path).catch(() => null);
+  if (!file?.isFile()) throw new NotFoundError(`eval: ${path} is not a model file`);
+  return path;
 }
 
 function trainingSetOf(
@@ -34,13 +38,12 @@ function trainingSetOf(
   path: string,
 ): { dataset: DatasetName; dataPath: string; normalClass: number } {
   const { dataset, dataPath, normalClass } = extra;
-  if (
-    !datasetNames.includes(dataset as DatasetName) ||
-    typeof dataPath !== 'string' ||
-    !Number.isInteger(normalClass)
-  ) {
+  const known = datasetNames.includes(dataset as DatasetName);
+  const classes = known ? classNames(dataset as DatasetName).length : 0;
+  const validClass = Number.isInteger(normalClass) && (normalClass as number) >= 0;
+  if (!known || typeof dataPath !== 'string' || !validClass || (normalClass as number) >= classes) {
     throw new ModelError(
-      `eval: ${path} does not record the dataset it was trained on; use 'duiad score' on images instead`,
+      `eval: ${path} does not record a valid dataset, data path and normal class to evaluate on`,
     );
   }
   return { dataset: dataset as DatasetName, dataPath, normalClass: normalClass as number };

@@ -8,6 +8,6 @@ try {
   const { run } = await import('./program.js');
   process.exitCode = await run(process.argv.slice(2), io);
 } catch (error) {
-  io.stderr(`duiad: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}\n`);
+  io.stderr(`error: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}\n`);
   process.exitCode = exitCodeFor(error);
 }

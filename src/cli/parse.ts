@@ -7,7 +7,7 @@ import { UsageError } from '../errors.js';
 export function parseInteger(flag: string, min: number, max: number): (text: string) => number {
   return (text: string) => {
     const value = Number(text);
-    if (text.trim() === '' || !Number.isInteger(value) || value < min || value > max) {
+    if (!/^\s*-?\d+\s*$/.test(text) || !Number.isInteger(value) || value < min || value > max) {
       throw new UsageError(`${flag} must be an integer from ${min} to ${max} (got '${text}')`);
     }
     return value;

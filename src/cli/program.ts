@@ -19,9 +19,9 @@ Exit codes:
   0  success
   1  unexpected internal error
   2  bad usage (unknown flag, bad value)
-  3  a file or folder does not exist or cannot be read
-  4  a file is corrupt or data has the wrong shape or values
-  5  a model file is corrupt or of another kind
+  3  a file or folder does not exist or cannot be read or written
+  4  a file (data or model) is corrupt, or data has the wrong shape or values
+  5  a model file is readable but not a usable duiad model
   6  the native engine failed to load or run`;
 
 function addThreads(cmd: Command): Command {
@@ -177,10 +177,10 @@ function reportError(error: unknown, io: CliIO): number {
     return exitCodes.E_USAGE;
   }
   if (error instanceof DuiadError) {
-    io.stderr(`duiad: ${error.message}\n`);
+    io.stderr(`error: ${error.message}\n`);
     return exitCodeFor(error);
   }
   const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
-  io.stderr(`duiad: internal error: ${message}\n`);
+  io.stderr(`error: internal error: ${message}\n`);
   return 1;
 }

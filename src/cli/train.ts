@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 
 import { type DatasetName, classNames, defaultDataPath, loadDataset } from '../data/datasets.js';
 import { oneClassSplit } from '../data/oneclass.js';
-import { UsageError } from '../errors.js';
+import { NotFoundError, UsageError } from '../errors.js';
 import type {
   DuiadConfig,
   EntropyEstimator,
@@ -74,6 +74,12 @@ export async function trainCommand(flags: TrainFlags, io: CliIO): Promise<number
       `--normal-class must be from 0 to ${names.length - 1} for ${flags.dataset} (got ${flags.normalClass})`,
     );
   }
+
+  // Make the output folder first, so a bad --out fails before minutes of training.
+  await mkdir(flags.out, { recursive: true }).catch((error: unknown) => {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new NotFoundError(`train: cannot create output folder '${flags.out}' (${code})`);
+  });
 
   // Read the dataset and keep the normal class's training images.
   const [train, test] = [

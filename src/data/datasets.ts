@@ -116,6 +116,9 @@ export async function loadDataset(
   split: Split,
   path: string = defaultDataPath(name),
 ): Promise<ImageSet> {
+  if (split !== 'train' && split !== 'test') {
+    throw new UsageError(`dataset: split must be 'train' or 'test' (got '${String(split)}')`);
+  }
   switch (name) {
     case 'mnist':
     case 'fashion-mnist':
@@ -124,6 +127,10 @@ export async function loadDataset(
       return readCifar(path, { variant: 'cifar10', split });
     case 'cifar100':
       return readCifar(path, { variant: 'cifar100', split, labels: 'coarse' });
+    default:
+      // Unreachable from typed code; plain JavaScript may pass anything.
+      parseDatasetName(String(name));
+      throw new UsageError(`dataset: unknown dataset '${String(name)}'`);
   }
 }
 

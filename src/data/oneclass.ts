@@ -72,6 +72,17 @@ export function classCounts(labels: ArrayLike<number>): Map<number, number> {
 
 /** Throws a ShapeError naming `where` if the arrays of `set` do not match its sizes. */
 export function checkImageSet(set: ImageSet, where: string): void {
+  if (!(set?.images instanceof Uint8Array) || !(set.labels instanceof Int32Array)) {
+    throw new ShapeError(`${where}: expected images as a Uint8Array and labels as an Int32Array`);
+  }
+  const dims = { count: set.count, channels: set.channels, height: set.height, width: set.width };
+  for (const [name, v] of Object.entries(dims)) {
+    if (!Number.isSafeInteger(v) || v < (name === 'count' ? 0 : 1)) {
+      throw new ShapeError(
+        `${where}: ${name} must be a ${name === 'count' ? 'non-negative' : 'positive'} integer (got ${v})`,
+      );
+    }
+  }
   const expected = set.count * imageBytes(set);
   if (set.images.length !== expected) {
     throw new ShapeError(

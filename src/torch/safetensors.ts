@@ -149,13 +149,39 @@ export function decodeSafetensors(bytes: Uint8Array, where = 'input'): Safetenso
   const checked = Object.entries(entries).map(
     ([name, value]) => [name, checkEntry(name, value, bytes.length - dataStart, where)] as const,
   );
+  checkCoverage(
+    checked.map(([, e]) => e.data_offsets),
+    bytes.length - dataStart,
+    where,
+  );
   const tensors = new Map<string, Tensor>();
   for (const [name, e] of checked) {
     // Copy so the typed array is aligned for its element size.
-    const raw = bytes.slice(dataStart + e.data_offsets[0], dataStart + e.data_offsets[1]);
+    const raw = Uint8Array.prototype.slice.call(
+      bytes,
+      dataStart + e.data_offsets[0],
+      dataStart + e.data_offsets[1],
+    );
     tensors.set(name, tensor((fromCode[e.dtype] as (typeof fromCode)[string]).make(raw), e.shape));
   }
   return { tensors, metadata };
+}
+
+/** The tensors' byte ranges must tile the data area exactly: no gaps, overlaps or trailing bytes. */
+function checkCoverage(ranges: [number, number][], dataLength: number, where: string): void {
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+  let at = 0;
+  for (const [begin, end] of sorted) {
+    if (begin !== at) {
+      throw new FormatError(
+        `safetensors: ${where}: tensor data overlaps or leaves a gap at byte ${at}`,
+      );
+    }
+    at = end;
+  }
+  if (at !== dataLength) {
+    throw new FormatError(`safetensors: ${where}: ${dataLength - at} bytes after the last tensor`);
+  }
 }
 
 function checkMetadata(value: unknown, where: string): Record<string, string> {

@@ -72,42 +72,55 @@ export const defaultDuiadConfig: Readonly<DuiadConfig> = {
 
 function positiveInteger(name: string, value: number, max: number): void {
   if (!Number.isInteger(value) || value < 1 || value > max) {
-    throw new ValueError(`duiad: ${name} must be an integer in [1, ${max}] (got ${value})`);
+    throw new ValueError(`config: ${name} must be an integer in [1, ${max}] (got ${value})`);
   }
 }
 
 function finiteRange(name: string, value: number, min: number, max: number): void {
   if (!(Number.isFinite(value) && value >= min && value <= max)) {
-    throw new ValueError(`duiad: ${name} must be a number in [${min}, ${max}] (got ${value})`);
+    throw new ValueError(`config: ${name} must be a number in [${min}, ${max}] (got ${value})`);
   }
 }
 
 /** Fills defaults and validates; throws ValueError naming the first bad field. */
 export function resolveDuiadConfig(partial: Partial<DuiadConfig> = {}): DuiadConfig {
-  const c: DuiadConfig = { ...defaultDuiadConfig, ...partial };
-  if (!(c.encoder in resnetPresets)) {
+  if (
+    partial.augment !== undefined &&
+    (partial.augment === null || typeof partial.augment !== 'object')
+  ) {
+    throw new ValueError('config: augment must be an object of augmentation settings');
+  }
+  const augment = { ...defaultAugmentConfig, ...partial.augment };
+  const c: DuiadConfig = { ...defaultDuiadConfig, ...partial, augment };
+  for (const [key, value] of Object.entries(c)) {
+    const expected = typeof (defaultDuiadConfig as Record<string, unknown>)[key];
+    if (expected !== 'undefined' && typeof value !== expected) {
+      throw new ValueError(`config: ${key} must be a ${expected} (got ${JSON.stringify(value)})`);
+    }
+  }
+  if (!Object.hasOwn(resnetPresets, c.encoder)) {
     throw new ValueError(
-      `duiad: unknown encoder '${c.encoder}' (use ${Object.keys(resnetPresets).join(', ')})`,
+      `config: unknown encoder '${c.encoder}' (use ${Object.keys(resnetPresets).join(', ')})`,
     );
   }
   if (!['vmf', 'center', 'gaussian'].includes(c.entropy)) {
     throw new ValueError(
-      `duiad: unknown entropy estimator '${c.entropy}' (use vmf, center, gaussian)`,
+      `config: unknown entropy estimator '${c.entropy}' (use vmf, center, gaussian)`,
     );
   }
   if (!['infonce', 'rotation', 'both'].includes(c.mi)) {
-    throw new ValueError(`duiad: unknown mi estimator '${c.mi}' (use infonce, rotation, both)`);
+    throw new ValueError(`config: unknown mi estimator '${c.mi}' (use infonce, rotation, both)`);
   }
   if (!['encoder', 'projection'].includes(c.entropyOn)) {
     throw new ValueError(
-      `duiad: entropyOn must be 'encoder' or 'projection' (got '${c.entropyOn}')`,
+      `config: entropyOn must be 'encoder' or 'projection' (got '${c.entropyOn}')`,
     );
   }
   positiveInteger('projectionDim', c.projectionDim, 4096);
   positiveInteger('epochs', c.epochs, 100_000);
   positiveInteger('batchSize', c.batchSize, 65_536);
   positiveInteger('k', c.k, 10_000);
-  if (c.batchSize < 2) throw new ValueError('duiad: batchSize must be at least 2 for InfoNCE');
+  if (c.batchSize < 2) throw new ValueError('config: batchSize must be at least 2 for InfoNCE');
   finiteRange('temperature', c.temperature, 1e-3, 100);
   finiteRange('beta', c.beta, 0, 1e4);
   finiteRange('rotationWeight', c.rotationWeight, 0, 1e4);

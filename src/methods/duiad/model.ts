@@ -3,6 +3,7 @@
  * features the kNN score compares against. Saved as one safetensors file whose metadata
  * holds everything but the weights; nothing in a model file is ever executed.
  */
+import { checkImageSet } from '../../data/oneclass.js';
 import type { ImageSet } from '../../data/types.js';
 import { ModelError, ValueError } from '../../errors.js';
 import {
@@ -72,6 +73,7 @@ export class DuiadModel implements FittedDetector {
 
   /** Normalised encoder features `[count, features]` of `images`. */
   features(images: ImageSet): Tensor {
+    checkImageSet(images, 'score');
     checkGeometry(images, this.prep, 'score');
     const raw = encodeAll(this.net, images, this.prep);
     const out = tidy(() => normalize(raw));
@@ -81,6 +83,7 @@ export class DuiadModel implements FittedDetector {
 
   /** kNN anomaly scores, one per image: 1 − mean cosine similarity to the k nearest normals. */
   score(images: ImageSet): Float32Array {
+    if (images.count === 0) return new Float32Array(0);
     const f = this.features(images);
     try {
       return knnScores(f, this.bank, this.config.k);
@@ -114,36 +117,61 @@ export class DuiadModel implements FittedDetector {
   }
 }
 
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
+
+const finiteNumbers = (v: unknown, length: number): v is number[] =>
+  Array.isArray(v) &&
+  v.length === length &&
+  v.every((x) => typeof x === 'number' && Number.isFinite(x));
+
+function checkPreprocessing(p: unknown, path: string): Preprocessing {
+  const bad = (what: string): never => {
+    throw new ModelError(`model: ${path} has invalid preprocessing metadata (${what})`);
+  };
+  if (!isRecord(p)) return bad('missing');
+  const { channels, height, width, mean, std } = p;
+  for (const [name, v] of Object.entries({ channels, height, width })) {
+    if (!Number.isInteger(v) || (v as number) <= 0 || (v as number) > 4096)
+      bad(`${name} ${String(v)}`);
+  }
+  if (!finiteNumbers(mean, channels as number)) bad('mean is not one finite number per channel');
+  if (!finiteNumbers(std, channels as number) || !std.every((s) => s > 1e-6)) {
+    bad('std is not one positive number per channel');
+  }
+  return p as unknown as Preprocessing;
+}
+
 function parseMetadata(raw: string | undefined, path: string): ModelMetadata {
-  if (raw === undefined)
+  if (raw === undefined) {
     throw new ModelError(`model: ${path} is not a duiad model (no 'duiad' metadata)`);
-  let meta: Partial<ModelMetadata>;
+  }
+  let meta: unknown;
   try {
-    meta = JSON.parse(raw) as Partial<ModelMetadata>;
+    meta = JSON.parse(raw);
   } catch {
     throw new ModelError(`model: ${path} has corrupt metadata (not JSON)`);
   }
-  if (meta.format !== modelFormat || meta.method !== 'duiad') {
+  if (!isRecord(meta))
+    throw new ModelError(`model: ${path} has metadata that is not a JSON object`);
+  if (meta['format'] !== modelFormat || meta['method'] !== 'duiad') {
     throw new ModelError(
-      `model: ${path} is a '${String(meta.format)}/${String(meta.method)}' file, expected '${modelFormat}/duiad'`,
+      `model: ${path} is a '${String(meta['format'])}/${String(meta['method'])}' file, expected '${modelFormat}/duiad'`,
     );
   }
-  if (meta.formatVersion !== modelFormatVersion) {
+  if (meta['formatVersion'] !== modelFormatVersion) {
     throw new ModelError(
-      `model: ${path} has format version ${String(meta.formatVersion)}; this duiad reads version ${modelFormatVersion}`,
+      `model: ${path} has format version ${String(meta['formatVersion'])}; this duiad reads version ${modelFormatVersion}`,
     );
   }
-  const p = meta.preprocessing;
-  if (
-    !p ||
-    ![p.channels, p.height, p.width].every((v) => Number.isInteger(v) && v > 0 && v <= 4096)
-  ) {
-    throw new ModelError(`model: ${path} has invalid preprocessing metadata`);
+  checkPreprocessing(meta['preprocessing'], path);
+  if (!isRecord(meta['config'])) throw new ModelError(`model: ${path} has no configuration`);
+  if (!isRecord(meta['extra']))
+    throw new ModelError(`model: ${path} has no 'extra' metadata object`);
+  if (typeof meta['trainingSeconds'] !== 'number') {
+    throw new ModelError(`model: ${path} has no training time`);
   }
-  if (p.mean?.length !== p.channels || p.std?.length !== p.channels || !p.std.every((s) => s > 0)) {
-    throw new ModelError(`model: ${path} has invalid channel statistics`);
-  }
-  return meta as ModelMetadata;
+  return meta as unknown as ModelMetadata;
 }
 
 /** Runs `fn`, turning its ModelError or ValueError into a ModelError that names `path`. */
@@ -195,6 +223,12 @@ function assemble(
   const f = net.encoder.features;
   if (!bank || bank.rank !== 2 || bank.shape[1] !== f || bank.shape[0] === 0) {
     throw new ModelError(`no valid 'score.bank' [count, ${f}]`);
+  }
+  if (bank.dtype !== 'float32')
+    throw new ModelError(`'score.bank' is ${bank.dtype}, expected float32`);
+  for (const [name, t] of tensors) {
+    if (!t.toFloat32().every(Number.isFinite))
+      throw new ModelError(`'${name}' holds NaN or infinite values`);
   }
   const centre = tensors.get('score.centre')?.clone() ?? null;
   const prep = metadata.preprocessing;

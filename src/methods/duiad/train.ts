@@ -4,6 +4,7 @@
  * that the kNN score compares against.
  */
 import { augment } from '../../augment/augment.js';
+import { checkImageSet } from '../../data/oneclass.js';
 import type { ImageSet } from '../../data/types.js';
 import { DuiadError, ValueError } from '../../errors.js';
 import {
@@ -89,8 +90,9 @@ function trainStep(ctx: StepContext, batch: Tensor, beta: number, optimiser: SGD
 }
 
 function checkTrainingSet(train: ImageSet): void {
+  checkImageSet(train, 'fit');
   if (train.count < 2) {
-    throw new ValueError(`duiad: training needs at least 2 normal images (got ${train.count})`);
+    throw new ValueError(`fit: training needs at least 2 normal images (got ${train.count})`);
   }
 }
 
@@ -154,7 +156,7 @@ export async function fitDuiad(
         batch.dispose();
         if (!Number.isFinite(terms.loss)) {
           throw new ValueError(
-            `duiad: training diverged at epoch ${epoch + 1}, step ${step + 1} (loss ${terms.loss}); try a lower lr`,
+            `fit: training diverged at epoch ${epoch + 1}, step ${step + 1} (loss ${terms.loss}); try a lower lr`,
           );
         }
         sums.loss += terms.loss;

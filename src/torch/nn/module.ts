@@ -89,6 +89,9 @@ export abstract class Module {
           `loadStateDict: '${name}' has shape [${source.shape.join(', ')}], expected [${t.shape.join(', ')}]`,
         );
       }
+      if (source.dtype !== t.dtype) {
+        throw new ModelError(`loadStateDict: '${name}' is ${source.dtype}, expected ${t.dtype}`);
+      }
       assign(t, source);
     }
   }

@@ -1,0 +1,167 @@
+/**
+ * Doctored model files and bad inputs found by trying to break duiad: each must be refused
+ * with a typed error that names the file, never scored into a plausible wrong number.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+import type { CliIO } from '../../src/cli/io.js';
+import { run } from '../../src/cli/program.js';
+import type { ImageSet } from '../../src/data/types.js';
+import { FormatError, ModelError, ShapeError } from '../../src/errors.js';
+import { loadDuiadModel } from '../../src/methods/duiad/model.js';
+import { fitDuiad } from '../../src/methods/duiad/train.js';
+import {
+  type Tensor,
+  decodeSafetensors,
+  dispose,
+  encodeSafetensors,
+  liveTensors,
+  tidy,
+} from '../../src/torch/index.js';
+import { tempDir } from '../helpers/data.js';
+
+function images(count: number): ImageSet {
+  const pixels = Uint8Array.from({ length: count * 64 }, (_, i) => (i * 37) % 251);
+  return { images: pixels, labels: new Int32Array(count), count, channels: 1, height: 8, width: 8 };
+}
+
+/** Bytes of a real model file, fitted once on generated images. */
+let modelBytes: Uint8Array | undefined;
+async function realModel(dir: string): Promise<Uint8Array> {
+  if (!modelBytes) {
+    const model = await fitDuiad(images(16), { epochs: 1, batchSize: 8, seed: 1 });
+    const path = join(dir, 'real.safetensors');
+    await model.save(path, { dataset: 'mnist', dataPath: '/nowhere', normalClass: 0 });
+    model.dispose();
+    modelBytes = await readFile(path);
+  }
+  return modelBytes;
+}
+
+/** Rewrites a model file with its metadata or tensors changed by `edit`. */
+async function doctored(
+  dir: string,
+  name: string,
+  edit: (meta: Record<string, unknown>, tensors: Map<string, Tensor>) => void,
+): Promise<string> {
+  const { tensors, metadata } = decodeSafetensors(await realModel(dir));
+  const meta = JSON.parse(metadata['duiad'] ?? '{}') as Record<string, unknown>;
+  const originals = [...tensors.values()];
+  // Tensors the edit makes are freed by tidy; the decoded ones are freed below.
+  const bytes = tidy(() => {
+    edit(meta, tensors);
+    return encodeSafetensors(tensors, { duiad: JSON.stringify(meta) });
+  });
+  dispose(originals);
+  const path = join(dir, name);
+  await writeFile(path, bytes);
+  return path;
+}
+
+test('doctored model files are refused with a ModelError naming the file', async (t) => {
+  const dir = await tempDir(t);
+  const before = liveTensors();
+  const prep = (m: Record<string, unknown>) => m['preprocessing'] as Record<string, unknown>;
+  const config = (m: Record<string, unknown>) => m['config'] as Record<string, unknown>;
+  const cases: [string, (m: Record<string, unknown>, ts: Map<string, Tensor>) => void, RegExp][] = [
+    ['std-string', (m) => (prep(m)['std'] = ['1']), /std is not one positive number/],
+    ['mean-null', (m) => (prep(m)['mean'] = [null]), /mean is not one finite number/],
+    ['channels-0', (m) => (prep(m)['channels'] = 0), /channels 0/],
+    ['no-extra', (m) => delete m['extra'], /no 'extra'/],
+    ['no-config', (m) => delete m['config'], /no configuration/],
+    ['augment-null', (m) => (config(m)['augment'] = null), /augment must be an object/],
+    ['encoder-toString', (m) => (config(m)['encoder'] = 'toString'), /unknown encoder 'toString'/],
+    ['k-string', (m) => (config(m)['k'] = '5'), /k must be a number \(got "5"\)/],
+    [
+      'bias-int',
+      (_, ts) =>
+        ts.set('net.encoder.bn1.bias', (ts.get('net.encoder.bn1.bias') as Tensor).to('int32')),
+      /is int32, expected float32/,
+    ],
+    [
+      'bank-f64',
+      (_, ts) => ts.set('score.bank', (ts.get('score.bank') as Tensor).to('float64')),
+      /'score.bank' is float64/,
+    ],
+    [
+      'bank-nan',
+      (_, ts) => ts.set('score.bank', (ts.get('score.bank') as Tensor).mul(0).div(0)),
+      /NaN or infinite/,
+    ],
+  ];
+  for (const [name, edit, message] of cases) {
+    const path = await doctored(dir, `${name}.safetensors`, edit);
+    await assert.rejects(loadDuiadModel(path), (e: unknown) => {
+      assert.ok(e instanceof ModelError, `${name}: ${String(e)}`);
+      assert.match(e.message, message, name);
+      assert.ok(e.message.includes(path), `${name}: ${e.message}`);
+      return true;
+    });
+  }
+  assert.equal(liveTensors(), before);
+});
+
+test('safetensors: any header padding loads; trailing bytes and gaps do not', async (t) => {
+  const dir = await tempDir(t);
+  const bytes = await realModel(dir);
+  // Re-pad the header to a length that is not a multiple of 8, as other writers may.
+  const size = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+  const header =
+    Buffer.from(bytes.subarray(8, 8 + size))
+      .toString('utf8')
+      .trimEnd() + ' ';
+  const head = Buffer.from(header);
+  const odd = Buffer.concat([Buffer.alloc(8), head, bytes.subarray(8 + size)]);
+  odd.writeBigUInt64LE(BigInt(head.length), 0);
+  assert.notEqual(head.length % 8, 0);
+  const decoded = decodeSafetensors(odd, 'odd');
+  dispose([...decoded.tensors.values()]);
+
+  const trailing = Buffer.concat([bytes, Buffer.from([1, 2, 3])]);
+  assert.throws(
+    () => decodeSafetensors(trailing, 'trailing'),
+    (e: unknown) => e instanceof FormatError && /3 bytes after the last tensor/.test(e.message),
+  );
+});
+
+test('fit checks the image set before any work', async () => {
+  const bad: [Partial<ImageSet>, RegExp][] = [
+    [
+      { images: new Uint8Array(128), count: 2, height: 100_000, width: 100_000 },
+      /images has 128 bytes/,
+    ],
+    [{ count: -1 }, /count must be a non-negative integer/],
+    [{ height: 0 }, /height must be a positive integer/],
+    [{ labels: new Int32Array(3) }, /labels has 3 entries/],
+  ];
+  for (const [change, message] of bad) {
+    await assert.rejects(
+      fitDuiad({ ...images(16), ...change }, { epochs: 1 }),
+      (e: unknown) => e instanceof ShapeError && message.test(e.message),
+    );
+  }
+});
+
+test('CLI: a bad --out fails before training; hex integers and FIFOs are refused', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'a-file');
+  await writeFile(file, 'x');
+  const err: string[] = [];
+  const io: CliIO = { stdout: () => {}, stderr: (s) => err.push(s), interactive: false };
+  const started = performance.now();
+  const args = ['train', '--dataset', 'mnist', '--data', dir, '--normal-class', '0'];
+  assert.equal(await run([...args, '--out', join(file, 'sub')], io), 3);
+  assert.match(err.join(''), /cannot create output folder/);
+  assert.ok(performance.now() - started < 5000);
+  assert.equal(await run([...args, '--epochs', '0x10'], io), 2);
+  assert.match(err.join(''), /--epochs must be an integer .* \(got '0x10'\)/);
+
+  const fifo = join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  assert.equal(await run(['eval', '--model', fifo], io), 3);
+  assert.match(err.join(''), /is not a model file/);
+});
