@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds what is stale: the native engine (node-gyp, against Node's own headers in /usr) and
-// the TypeScript (tsc). npm runs this on install; `npx duiad` re-runs it, and it is then a
-// no-op. Usage: node scripts/build.mjs [native|ts|all] [--force]
+// the TypeScript (tsc). npm runs this on install, and npx runs it again when it links this
+// package for `npx duiad`, where it is a no-op. Usage: node scripts/build.mjs [native|ts|all] [--force]
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
