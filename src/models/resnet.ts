@@ -24,6 +24,8 @@ export interface ResNetConfig {
   blocks: readonly number[];
   /** Keep weights and activations channels-last (faster convolutions on CPU). */
   channelsLast?: boolean;
+  /** Learn a scale and shift in batch norms (default true; false for a bias-free network). */
+  affine?: boolean;
 }
 
 /** Named encoders: `resnet18` is the paper's; `small` and `tiny` fit a 2-core CPU budget. */
@@ -36,6 +38,13 @@ export const resnetPresets = {
 
 export type ResNetPreset = keyof typeof resnetPresets;
 
+interface BlockOptions {
+  stride: number;
+  generator: Generator;
+  channelsLast: boolean;
+  affine: boolean;
+}
+
 /** Two 3×3 conv-BN layers with a residual connection (a 1×1 projection when shapes change). */
 class BasicBlock extends Module {
   readonly conv1: Conv2d;
@@ -44,18 +53,19 @@ class BasicBlock extends Module {
   readonly bn2: BatchNorm2d;
   readonly shortcut: { conv: Conv2d; bn: BatchNorm2d } | null;
 
-  constructor(inC: number, outC: number, stride: number, g: Generator, cl: boolean) {
+  constructor(inC: number, outC: number, options: BlockOptions) {
     super();
+    const { stride, generator: g, channelsLast: cl, affine } = options;
     this.conv1 = this.child(
       'conv1',
       new Conv2d(inC, outC, 3, { stride, padding: 1, generator: g, channelsLast: cl }),
     );
-    this.bn1 = this.child('bn1', new BatchNorm2d(outC));
+    this.bn1 = this.child('bn1', new BatchNorm2d(outC, { affine }));
     this.conv2 = this.child(
       'conv2',
       new Conv2d(outC, outC, 3, { padding: 1, generator: g, channelsLast: cl }),
     );
-    this.bn2 = this.child('bn2', new BatchNorm2d(outC));
+    this.bn2 = this.child('bn2', new BatchNorm2d(outC, { affine }));
     this.shortcut =
       stride !== 1 || inC !== outC
         ? {
@@ -63,7 +73,7 @@ class BasicBlock extends Module {
               'shortcut.0',
               new Conv2d(inC, outC, 1, { stride, generator: g, channelsLast: cl }),
             ),
-            bn: this.child('shortcut.1', new BatchNorm2d(outC)),
+            bn: this.child('shortcut.1', new BatchNorm2d(outC, { affine })),
           }
         : null;
   }
@@ -96,14 +106,15 @@ export class ResNet extends Module {
       'conv1',
       new Conv2d(config.inChannels, w0, 3, { padding: 1, generator, channelsLast: cl }),
     );
-    this.stemBn = this.child('bn1', new BatchNorm2d(w0));
+    const affine = config.affine ?? true;
+    this.stemBn = this.child('bn1', new BatchNorm2d(w0, { affine }));
     let inC = w0;
     this.stages = config.widths.map((outC, s) =>
       Array.from({ length: config.blocks[s] as number }, (_, b) => {
         const stride = s > 0 && b === 0 ? 2 : 1;
         const block = this.child(
           `layer${s + 1}.${b}`,
-          new BasicBlock(inC, outC, stride, generator, cl),
+          new BasicBlock(inC, outC, { stride, generator, channelsLast: cl, affine }),
         );
         inC = outC;
         return block;

@@ -130,6 +130,10 @@ export class Tensor {
     return new Tensor(native.gt(this.handle, operand(other)));
   }
 
+  abs(): Tensor {
+    return new Tensor(native.abs(this.handle));
+  }
+
   neg(): Tensor {
     return new Tensor(native.neg(this.handle));
   }

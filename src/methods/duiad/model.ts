@@ -17,8 +17,8 @@ import {
 } from '../../torch/index.js';
 import type { FittedDetector } from '../detector.js';
 import { type DuiadConfig, resolveDuiadConfig } from './config.js';
-import { DuiadNetwork, encodeAll } from './network.js';
-import { type Preprocessing, checkGeometry } from './preprocess.js';
+import { DuiadNetwork } from './network.js';
+import { type Preprocessing, checkGeometry, encodeAll } from './preprocess.js';
 import { knnScores } from './score.js';
 
 /** Identifies duiad model files and their layout version. */
@@ -75,7 +75,7 @@ export class DuiadModel implements FittedDetector {
   features(images: ImageSet): Tensor {
     checkImageSet(images, 'score');
     checkGeometry(images, this.prep, 'score');
-    const raw = encodeAll(this.net, images, this.prep);
+    const raw = encodeAll(this.net, images, { prep: this.prep });
     const out = tidy(() => normalize(raw));
     raw.dispose();
     return out;

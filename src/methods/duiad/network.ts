@@ -3,18 +3,7 @@
  * use the encoder's pooled features; InfoNCE uses the projection.
  */
 import { type ResNetPreset, ResNet, resnetPresets } from '../../models/resnet.js';
-import type { ImageSet } from '../../data/types.js';
-import {
-  type Generator,
-  Linear,
-  Module,
-  type Tensor,
-  cat,
-  noGrad,
-  tensor,
-  tidy,
-} from '../../torch/index.js';
-import { type Preprocessing, standardise } from './preprocess.js';
+import { type Generator, Linear, Module, type Tensor, tidy } from '../../torch/index.js';
 
 /** Shape of the network: encoder preset, image channels and projection size. */
 export interface DuiadNetworkConfig {
@@ -52,35 +41,4 @@ export class DuiadNetwork extends Module {
   project(features: Tensor): Tensor {
     return tidy(() => this.head2.forward(this.head1.forward(features).relu()));
   }
-}
-
-/** Encoder features `[count, features]` of every image, in evaluation mode. */
-export function encodeAll(
-  net: DuiadNetwork,
-  set: ImageSet,
-  prep: Preprocessing,
-  onBatch?: (done: number) => void,
-): Tensor {
-  const batchSize = 500;
-  const parts: Tensor[] = [];
-  net.eval();
-  noGrad(() => {
-    const bytes = set.channels * set.height * set.width;
-    for (let start = 0; start < set.count; start += batchSize) {
-      const rows = Math.min(batchSize, set.count - start);
-      parts.push(
-        tidy(() => {
-          const pixels = set.images.subarray(start * bytes, (start + rows) * bytes);
-          const x = tensor(pixels, [rows, set.channels, set.height, set.width])
-            .to('float32')
-            .div(255);
-          return net.forward(standardise(x, prep));
-        }),
-      );
-      onBatch?.(start + rows);
-    }
-  });
-  const all = tidy(() => cat(parts, 0));
-  for (const p of parts) p.dispose();
-  return all;
 }

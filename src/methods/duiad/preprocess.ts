@@ -4,7 +4,15 @@
  */
 import type { ImageSet } from '../../data/types.js';
 import { ShapeError } from '../../errors.js';
-import { type Tensor, channelsLast, tensor, tidy } from '../../torch/index.js';
+import {
+  type Module,
+  type Tensor,
+  cat,
+  channelsLast,
+  noGrad,
+  tensor,
+  tidy,
+} from '../../torch/index.js';
 
 /** What a model needs to prepare images: their geometry and per-channel mean and std. */
 export interface Preprocessing {
@@ -67,4 +75,31 @@ export function standardise(images: Tensor, prep: Preprocessing): Tensor {
     const std = tensor(Float32Array.from(prep.std), [1, c, 1, 1]);
     return channelsLast(images.sub(mean).div(std));
   });
+}
+
+/** Options of `encodeAll`. */
+export interface EncodeOptions {
+  prep: Preprocessing;
+  /** Called with the number of images done after each batch. */
+  onBatch?: (done: number) => void;
+  /** Run batch norms on batch statistics (training mode) instead of running ones. */
+  trainMode?: boolean;
+}
+
+/** Outputs `[count, ...]` of `net` for every image of `set`, in batches of 500, without autograd. */
+export function encodeAll(net: Module, set: ImageSet, options: EncodeOptions): Tensor {
+  const batchSize = 500;
+  const parts: Tensor[] = [];
+  net.train(options.trainMode ?? false);
+  noGrad(() => {
+    for (let start = 0; start < set.count; start += batchSize) {
+      const rows = Math.min(batchSize, set.count - start);
+      parts.push(tidy(() => net.forward(standardise(imageBatch(set, start, rows), options.prep))));
+      options.onBatch?.(start + rows);
+    }
+  });
+  net.eval();
+  const all = tidy(() => cat(parts, 0));
+  for (const p of parts) p.dispose();
+  return all;
 }

@@ -24,9 +24,9 @@ import {
 import type { FitOptions } from '../detector.js';
 import { type DuiadConfig, resolveDuiadConfig } from './config.js';
 import { DuiadModel } from './model.js';
-import { DuiadNetwork, encodeAll } from './network.js';
+import { DuiadNetwork } from './network.js';
 import { entropyLoss, infoNce, rotateQuarters } from './objective.js';
-import { type Preprocessing, fitPreprocessing, standardise } from './preprocess.js';
+import { type Preprocessing, encodeAll, fitPreprocessing, standardise } from './preprocess.js';
 
 /** Raised when `shouldStop` asks fitting to end early. */
 export class AbortError extends DuiadError {
@@ -188,9 +188,10 @@ export async function fitDuiad(
       });
     }
 
-    const features = encodeAll(net, train, prep, (done) =>
-      options.onProgress?.({ type: 'features', done, total: train.count }),
-    );
+    const features = encodeAll(net, train, {
+      prep,
+      onBatch: (done) => options.onProgress?.({ type: 'features', done, total: train.count }),
+    });
     const trainingSeconds = (performance.now() - started) / 1000;
     options.onProgress?.({ type: 'done', seconds: trainingSeconds });
     return new DuiadModel({ net, config, prep, features, centre: centre ?? null, trainingSeconds });
@@ -206,7 +207,7 @@ export async function fitDuiad(
 
 /** Mean encoder feature of the training images at initialisation (the `center` estimator). */
 function initialCentre(net: DuiadNetwork, train: ImageSet, prep: Preprocessing): Tensor {
-  const features = encodeAll(net, train, prep);
+  const features = encodeAll(net, train, { prep });
   const centre = tidy(() => features.mean([0]));
   features.dispose();
   return centre;
