@@ -72,22 +72,30 @@ DUIAD_OP(dropout) {
   return wrap(a.env(), at::dropout(x, p, a.boolean(2, "training")));
 }
 
-DUIAD_OP(maxPool2d) {
+// The arguments shared by the pooling ops: input, kernelSize, stride (default: the kernel),
+// padding (default 0).
+struct PoolArgs {
+  at::Tensor input;
+  std::vector<int64_t> kernel, stride, padding;
+};
+
+PoolArgs poolArgs(Args& a) {
   at::Tensor x = a.tensor(0, "input");
   a.rank(x, "input", 3, 4);
   auto kernel = a.intList(1, "kernelSize", 2, 2, 1, kMaxKernel);
   auto stride = a.has(2) ? a.intList(2, "stride", 2, 2, 1, kMaxKernel) : kernel;
   auto padding = a.has(3) ? a.intList(3, "padding", 2, 2, 0, kMaxKernel) : std::vector<int64_t>{0, 0};
-  return wrap(a.env(), at::max_pool2d(x, kernel, stride, padding));
+  return {x, kernel, stride, padding};
+}
+
+DUIAD_OP(maxPool2d) {
+  PoolArgs p = poolArgs(a);
+  return wrap(a.env(), at::max_pool2d(p.input, p.kernel, p.stride, p.padding));
 }
 
 DUIAD_OP(avgPool2d) {
-  at::Tensor x = a.tensor(0, "input");
-  a.rank(x, "input", 3, 4);
-  auto kernel = a.intList(1, "kernelSize", 2, 2, 1, kMaxKernel);
-  auto stride = a.has(2) ? a.intList(2, "stride", 2, 2, 1, kMaxKernel) : kernel;
-  auto padding = a.has(3) ? a.intList(3, "padding", 2, 2, 0, kMaxKernel) : std::vector<int64_t>{0, 0};
-  return wrap(a.env(), at::avg_pool2d(x, kernel, stride, padding));
+  PoolArgs p = poolArgs(a);
+  return wrap(a.env(), at::avg_pool2d(p.input, p.kernel, p.stride, p.padding));
 }
 
 DUIAD_OP(adaptiveAvgPool2d) {
