@@ -5,7 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
 import { type DatasetName, classNames, defaultDataPath, loadDataset } from '../data/datasets.js';
-import { oneClassSplit } from '../data/oneclass.js';
+import { normalImages } from '../data/oneclass.js';
 import { NotFoundError, UsageError } from '../errors.js';
 import type {
   DuiadConfig,
@@ -82,34 +82,27 @@ export async function trainCommand(flags: TrainFlags, io: CliIO): Promise<number
   });
 
   // Read the dataset and keep the normal class's training images.
-  const [train, test] = [
+  const normal = normalImages(
     await loadDataset(flags.dataset, 'train', dataPath),
-    await loadDataset(flags.dataset, 'test', dataPath),
-  ];
-  const split = oneClassSplit(train, test, flags.normalClass);
+    flags.normalClass,
+  );
   io.stderr(
-    `${flags.dataset}: normal class ${flags.normalClass} (${names[flags.normalClass] ?? '?'}), ${split.train.count} training images\n`,
+    `${flags.dataset}: normal class ${flags.normalClass} (${names[flags.normalClass] ?? '?'}), ${normal.count} training images\n`,
   );
 
   // Fit, then write the model with what `duiad eval` needs to find its test set.
   const progress = progressReporter(io);
-  const model = await fitDuiad(split.train, configFromFlags(flags), {
+  const model = await fitDuiad(normal, configFromFlags(flags), {
     onProgress: progress.onProgress,
   }).finally(progress.close);
-  await mkdir(flags.out, { recursive: true });
   const path = modelFileIn(flags.out);
-  await model.save(path, {
-    dataset: flags.dataset,
-    dataPath,
-    normalClass: flags.normalClass,
-    trainImages: split.train.count,
-  });
+  const extra = { dataset: flags.dataset, dataPath, normalClass: flags.normalClass };
+  await model.save(path, { ...extra, trainImages: normal.count }).finally(() => model.dispose());
   const summary = {
     model: path,
     trainingSeconds: model.trainingSeconds,
-    trainImages: split.train.count,
+    trainImages: normal.count,
   };
-  model.dispose();
   io.stdout(
     flags.json
       ? `${JSON.stringify(summary)}\n`

@@ -21,10 +21,16 @@ export interface OneClassSplit {
  * training keeps only that class, every other test class counts as an anomaly.
  */
 export function oneClassSplit(train: ImageSet, test: ImageSet, normalClass: number): OneClassSplit {
-  checkImageSet(train, 'oneClassSplit: train');
   checkImageSet(test, 'oneClassSplit: test');
   checkSameImageShape(train, test);
-  const counts = classCounts(train.labels);
+  const testIsAnomaly = Uint8Array.from(test.labels, (label) => (label === normalClass ? 0 : 1));
+  return { train: normalImages(train, normalClass), test, testIsAnomaly };
+}
+
+/** The images of `set` labelled `normalClass`, in their original order; ValueError if none. */
+export function normalImages(set: ImageSet, normalClass: number): ImageSet {
+  checkImageSet(set, 'oneClassSplit: train');
+  const counts = classCounts(set.labels);
   if (!counts.has(normalClass)) {
     const present = [...counts.keys()].join(', ');
     throw new ValueError(
@@ -32,9 +38,10 @@ export function oneClassSplit(train: ImageSet, test: ImageSet, normalClass: numb
         `(classes present: ${present})`,
     );
   }
-  const normal = indicesWhere(train.labels, (label) => label === normalClass);
-  const testIsAnomaly = Uint8Array.from(test.labels, (label) => (label === normalClass ? 0 : 1));
-  return { train: subset(train, normal), test, testIsAnomaly };
+  return subset(
+    set,
+    indicesWhere(set.labels, (label) => label === normalClass),
+  );
 }
 
 /**
