@@ -9,7 +9,7 @@
 import { loadDataset, parseDatasetName } from '../dist/src/data/datasets.js';
 import { subset } from '../dist/src/data/oneclass.js';
 import { fitDuiad } from '../dist/src/methods/duiad/train.js';
-import { knnScores } from '../dist/src/methods/duiad/score.js';
+import { knnScores } from '../dist/src/methods/knn.js';
 import { auroc } from '../dist/src/metrics/index.js';
 
 const [name, cls, epochs] = [parseDatasetName(process.argv[2] ?? ''), Number(process.argv[3]), Number(process.argv[4])];

@@ -18,8 +18,8 @@ import {
 import type { FittedDetector } from '../detector.js';
 import { type DuiadConfig, resolveDuiadConfig } from './config.js';
 import { DuiadNetwork } from './network.js';
-import { type Preprocessing, checkGeometry, encodeAll } from './preprocess.js';
-import { knnScores } from './score.js';
+import { type Preprocessing, checkGeometry, encodeAll } from '../preprocess.js';
+import { knnScores } from '../knn.js';
 
 /** Identifies duiad model files and their layout version. */
 export const modelFormat = 'duiad-model';

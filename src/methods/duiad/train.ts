@@ -26,7 +26,7 @@ import { type DuiadConfig, resolveDuiadConfig } from './config.js';
 import { DuiadModel } from './model.js';
 import { DuiadNetwork } from './network.js';
 import { entropyLoss, infoNce, rotateQuarters } from './objective.js';
-import { type Preprocessing, encodeAll, fitPreprocessing, standardise } from './preprocess.js';
+import { type Preprocessing, encodeAll, fitPreprocessing, standardise } from '../preprocess.js';
 
 /** Raised when `shouldStop` asks fitting to end early. */
 export class AbortError extends DuiadError {

@@ -6,8 +6,8 @@ import type { ImageSet } from '../../data/types.js';
 import { ValueError } from '../../errors.js';
 import { type Tensor, normalize, saveSafetensors, tensor, tidy } from '../../torch/index.js';
 import type { FittedDetector } from '../detector.js';
-import { checkGeometry, type Preprocessing } from '../duiad/preprocess.js';
-import { knnScores } from '../duiad/score.js';
+import { type Geometry, checkGeometry } from '../preprocess.js';
+import { knnScores } from '../knn.js';
 
 /** Options of the pixel kNN baseline. */
 export interface PixelKnnConfig {
@@ -28,7 +28,7 @@ class PixelKnn implements FittedDetector {
 
   constructor(
     readonly bank: Tensor,
-    readonly geometry: Preprocessing,
+    readonly geometry: Geometry,
     readonly config: PixelKnnConfig,
   ) {}
 
@@ -66,7 +66,7 @@ export async function fitPixelKnn(
   if (train.count < 1) throw new ValueError('pixel-knn: needs at least one normal image');
   const started = performance.now();
   const { channels, height, width } = train;
-  const geometry = { channels, height, width, mean: [], std: [] };
+  const geometry = { channels, height, width };
   const model = new PixelKnn(pixelFeatures(train), geometry, config);
   return Object.assign(model, { trainingSeconds: (performance.now() - started) / 1000 });
 }

@@ -2,8 +2,8 @@
  * kNN anomaly score: 1 minus the mean cosine similarity of an image's features to its k
  * nearest normal training features.
  */
-import { ShapeError } from '../../errors.js';
-import { type Tensor, cat, noGrad, normalize, tidy, topk } from '../../torch/index.js';
+import { ShapeError } from '../errors.js';
+import { type Tensor, noGrad, tidy, topk } from '../torch/index.js';
 
 /** Rows of the query matrix compared at once, bounding the similarity matrix's memory. */
 const chunkRows = 1024;
@@ -35,9 +35,4 @@ export function knnScores(queries: Tensor, bank: Tensor, k: number): Float32Arra
     bankT.dispose();
   });
   return out;
-}
-
-/** L2-normalised rows of a list of feature batches, concatenated: `[sum of batches, dim]`. */
-export function featureBank(batches: readonly Tensor[]): Tensor {
-  return tidy(() => normalize(cat(batches, 0)));
 }

@@ -2,8 +2,8 @@
  * Turning stored uint8 images into the network's input: scale to [0, 1], then (after any
  * augmentation) standardise each channel with statistics of the normal training images.
  */
-import type { ImageSet } from '../../data/types.js';
-import { ShapeError } from '../../errors.js';
+import type { ImageSet } from '../data/types.js';
+import { ShapeError } from '../errors.js';
 import {
   type Module,
   type Tensor,
@@ -12,13 +12,17 @@ import {
   noGrad,
   tensor,
   tidy,
-} from '../../torch/index.js';
+} from '../torch/index.js';
 
-/** What a model needs to prepare images: their geometry and per-channel mean and std. */
-export interface Preprocessing {
+/** The size of a model's input images. */
+export interface Geometry {
   channels: number;
   height: number;
   width: number;
+}
+
+/** What a model needs to prepare images: their geometry and per-channel mean and std. */
+export interface Preprocessing extends Geometry {
   mean: number[];
   std: number[];
 }
@@ -49,7 +53,7 @@ export function fitPreprocessing(set: ImageSet): Preprocessing {
 }
 
 /** Throws ShapeError unless `set` has the geometry the model was trained on. */
-export function checkGeometry(set: ImageSet, prep: Preprocessing, where: string): void {
+export function checkGeometry(set: ImageSet, prep: Geometry, where: string): void {
   if (set.channels !== prep.channels || set.height !== prep.height || set.width !== prep.width) {
     throw new ShapeError(
       `${where}: images are ${set.channels}×${set.height}×${set.width} but the model expects ` +
