@@ -6,32 +6,37 @@ namespace {
 
 constexpr int64_t kMaxKernel = 1 << 16;
 
+// The arguments shared by the convolutions: input and weight (both rank 4), optional bias,
+// stride and padding.
+struct ConvArgs {
+  at::Tensor input, weight;
+  c10::optional<at::Tensor> bias;
+  std::vector<int64_t> stride, padding;
+};
+
+ConvArgs convArgs(Args& a) {
+  ConvArgs c{a.tensor(0, "input"), a.tensor(1, "weight"), a.optTensor(2, "bias"), {}, {}};
+  a.rank(c.input, "input", 4, 4);
+  a.rank(c.weight, "weight", 4, 4);
+  c.stride = a.intList(3, "stride", 2, 2, 1, kMaxKernel);
+  c.padding = a.intList(4, "padding", 2, 2, 0, kMaxKernel);
+  return c;
+}
+
 // conv2d(input [batch, channels, height, width], weight [out, in/groups, kh, kw], bias?,
 //        stride [2], padding [2], dilation [2], groups)
 DUIAD_OP(conv2d) {
-  at::Tensor x = a.tensor(0, "input");
-  at::Tensor w = a.tensor(1, "weight");
-  auto b = a.optTensor(2, "bias");
-  a.rank(x, "input", 4, 4);
-  a.rank(w, "weight", 4, 4);
-  auto stride = a.intList(3, "stride", 2, 2, 1, kMaxKernel);
-  auto padding = a.intList(4, "padding", 2, 2, 0, kMaxKernel);
+  ConvArgs c = convArgs(a);
   auto dilation = a.has(5) ? a.intList(5, "dilation", 2, 2, 1, kMaxKernel) : std::vector<int64_t>{1, 1};
   int64_t groups = a.integerOr(6, "groups", 1, kMaxKernel, 1);
-  return wrap(a.env(), at::conv2d(x, w, b, stride, padding, dilation, groups));
+  return wrap(a.env(), at::conv2d(c.input, c.weight, c.bias, c.stride, c.padding, dilation, groups));
 }
 
 // convTranspose2d(input, weight [in, out/groups, kh, kw], bias?, stride, padding, outputPadding)
 DUIAD_OP(convTranspose2d) {
-  at::Tensor x = a.tensor(0, "input");
-  at::Tensor w = a.tensor(1, "weight");
-  auto b = a.optTensor(2, "bias");
-  a.rank(x, "input", 4, 4);
-  a.rank(w, "weight", 4, 4);
-  auto stride = a.intList(3, "stride", 2, 2, 1, kMaxKernel);
-  auto padding = a.intList(4, "padding", 2, 2, 0, kMaxKernel);
+  ConvArgs c = convArgs(a);
   auto outPad = a.has(5) ? a.intList(5, "outputPadding", 2, 2, 0, kMaxKernel) : std::vector<int64_t>{0, 0};
-  return wrap(a.env(), at::conv_transpose2d(x, w, b, stride, padding, outPad));
+  return wrap(a.env(), at::conv_transpose2d(c.input, c.weight, c.bias, c.stride, c.padding, outPad));
 }
 
 // batchNorm(input, weight?, bias?, runningMean?, runningVar?, training, momentum, eps):
