@@ -2,7 +2,8 @@
 // Chooses DUIAD defaults without touching any test set: a validation split carved from the
 // TRAINING set. Normal class c: the first 5/6 of its training images are fitted, the last
 // 1/6 are held-out normals; 1,000 training images of the other classes (every n-th one, a
-// fixed pick) are the held-out anomalies. Prints AUROC (percent) for k = 1, 5, 20.
+// fixed pick) are the held-out anomalies. Prints AUROC (percent) of the kNN score for
+// k = 1, 5, 20 and, when the rotation classifier was trained, of the rotation score.
 //
 // Usage: node benchmarks/validate.mjs DATASET CLASS EPOCHS ['{"beta": 5, ...}']
 // (after `npm run build`; DATASET as in `duiad train --dataset`).
@@ -10,6 +11,7 @@ import { loadDataset, parseDatasetName } from '../dist/src/data/datasets.js';
 import { subset } from '../dist/src/data/oneclass.js';
 import { fitDuiad } from '../dist/src/methods/duiad/train.js';
 import { knnScores } from '../dist/src/methods/knn.js';
+import { rotationScores } from '../dist/src/methods/duiad/rotation-score.js';
 import { auroc } from '../dist/src/metrics/index.js';
 
 const [name, cls, epochs] = [parseDatasetName(process.argv[2] ?? ''), Number(process.argv[3]), Number(process.argv[4])];
@@ -30,6 +32,10 @@ const isAnomaly = Uint8Array.from(heldOut, (_, j) => (j < normal.length - fitted
 const started = performance.now();
 const model = await fitDuiad(subset(train, normal.slice(0, fitted)), { epochs, ...overrides });
 const features = model.features(subset(train, heldOut));
-const results = [1, 5, 20].map((k) => `k${k} ${(100 * auroc(knnScores(features, model.bank, k), isAnomaly)).toFixed(2)}`);
+const percent = (scores) => (100 * auroc(scores, isAnomaly)).toFixed(2);
+const results = [1, 5, 20].map((k) => `k${k} ${percent(knnScores(features, model.bank, k))}`);
+if (model.config.mi !== 'infonce') {
+  results.push(`rotation ${percent(rotationScores(model.net, subset(train, heldOut), model.prep))}`);
+}
 const seconds = ((performance.now() - started) / 1000).toFixed(0);
 console.log(`VAL ${name} class ${cls} epochs ${epochs} ${JSON.stringify(overrides)}: ${results.join(' ')} (${seconds} s)`);

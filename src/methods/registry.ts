@@ -7,6 +7,7 @@ import { UsageError } from '../errors.js';
 import type { FitOptions, FittedDetector } from './detector.js';
 import type { DuiadConfig } from './duiad/config.js';
 import { fitDuiad } from './duiad/train.js';
+import { fitDeepSvdd } from './deep-svdd/train.js';
 import { fitPixelKnn } from './pixel-knn/detector.js';
 
 /** A fitted detector and the seconds its fit took. */
@@ -41,6 +42,18 @@ export const methods: Readonly<Record<string, { fit: Fit; about: string }>> = {
   'simclr-knn': {
     fit: duiadVariant({ mi: 'infonce', beta: 0 }),
     about: 'contrastive only (DUIAD with beta 0 and no rotation term)',
+  },
+  rotnet: {
+    fit: duiadVariant({ mi: 'rotation', beta: 0, score: 'rotation' }),
+    about: 'rotation prediction (GEOM-style, 4 rotations), scored by the rotation classifier',
+  },
+  'duiad-rotscore': {
+    fit: duiadVariant({ score: 'rotation' }),
+    about: 'DUIAD defaults, scored by the rotation classifier instead of kNN',
+  },
+  'deep-svdd': {
+    fit: (train, run) => fitDeepSvdd(train, { seed: run.seed }, run.options),
+    about: 'one-class Deep SVDD: bias-free CNN pulled towards a centre fixed at initialisation',
   },
   'pixel-knn': { fit: (train) => fitPixelKnn(train), about: 'raw pixels, cosine kNN (k 5)' },
 };

@@ -7,7 +7,6 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import type { ImageSet } from '../../src/data/types.js';
 import { ModelError, ShapeError, ValueError } from '../../src/errors.js';
 import { resolveDuiadConfig } from '../../src/methods/duiad/config.js';
 import { loadDuiadModel } from '../../src/methods/duiad/model.js';
@@ -16,42 +15,10 @@ import { auroc } from '../../src/metrics/index.js';
 import { dispose, encodeSafetensors, liveTensors, tensor, zeros } from '../../src/torch/index.js';
 import { rotateQuarters } from '../../src/methods/duiad/objective.js';
 import { tempDir } from '../helpers/data.js';
+import { concatImages, syntheticImages } from '../helpers/synthetic.js';
 
-/** `count` 1×16×16 images: a bright centred square on dark noise (normal) or pure noise. */
-function images(count: number, kind: 'square' | 'noise', seed: number): ImageSet {
-  let state = seed;
-  const random = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-  const pixels = new Uint8Array(count * 256);
-  for (let i = 0; i < count; i++) {
-    for (let p = 0; p < 256; p++) {
-      const [y, x] = [Math.floor(p / 16), p % 16];
-      const inSquare = kind === 'square' && y >= 4 && y < 12 && x >= 4 && x < 12;
-      pixels[i * 256 + p] = inSquare
-        ? 200 + random() * 55
-        : random() * (kind === 'noise' ? 255 : 40);
-    }
-  }
-  return {
-    images: pixels,
-    labels: new Int32Array(count),
-    count,
-    channels: 1,
-    height: 16,
-    width: 16,
-  };
-}
-
-function concat(a: ImageSet, b: ImageSet): ImageSet {
-  const pixels = new Uint8Array(a.images.length + b.images.length);
-  pixels.set(a.images);
-  pixels.set(b.images, a.images.length);
-  return {
-    ...a,
-    images: pixels,
-    labels: new Int32Array(a.count + b.count),
-    count: a.count + b.count,
-  };
-}
+const images = syntheticImages;
+const concat = concatImages;
 
 const quick = { epochs: 2, batchSize: 32, encoder: 'tiny' as const, seed: 3 };
 

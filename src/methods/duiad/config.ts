@@ -15,6 +15,13 @@ export type EntropyEstimator = 'vmf' | 'center' | 'gaussian';
 /** Mutual-information estimators: InfoNCE over two views, rotation prediction, or both. */
 export type MiEstimator = 'infonce' | 'rotation' | 'both';
 
+/**
+ * How an image is scored: `knn` compares its encoder features with the normal training
+ * features; `rotation` asks the rotation classifier how surely it recognises each of the four
+ * right-angle rotations of the image (needs the rotation MI term).
+ */
+export type ScoreKind = 'knn' | 'rotation';
+
 /** Where the entropy term is measured: pooled encoder features or the projection output. */
 export type EntropyTarget = 'encoder' | 'projection';
 
@@ -43,7 +50,8 @@ export interface DuiadConfig {
   weightDecay: number;
   lrWarmup: number;
   augment: AugmentConfig;
-  /** Neighbours averaged by the kNN score. */
+  /** Anomaly score, and the neighbours averaged by the kNN score. */
+  score: ScoreKind;
   k: number;
   seed: number;
 }
@@ -66,6 +74,7 @@ export const defaultDuiadConfig: Readonly<DuiadConfig> = {
   weightDecay: 5e-4,
   lrWarmup: 0.05,
   augment: defaultAugmentConfig,
+  score: 'knn',
   k: 5,
   seed: 0,
 };
@@ -114,6 +123,14 @@ export function resolveDuiadConfig(partial: Partial<DuiadConfig> = {}): DuiadCon
   if (!['encoder', 'projection'].includes(c.entropyOn)) {
     throw new ValueError(
       `config: entropyOn must be 'encoder' or 'projection' (got '${c.entropyOn}')`,
+    );
+  }
+  if (!['knn', 'rotation'].includes(c.score)) {
+    throw new ValueError(`config: unknown score '${c.score}' (use knn, rotation)`);
+  }
+  if (c.score === 'rotation' && c.mi === 'infonce') {
+    throw new ValueError(
+      "config: score 'rotation' needs the rotation classifier (mi 'rotation' or 'both')",
     );
   }
   positiveInteger('projectionDim', c.projectionDim, 4096);

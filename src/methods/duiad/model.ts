@@ -20,6 +20,7 @@ import { type DuiadConfig, resolveDuiadConfig } from './config.js';
 import { DuiadNetwork } from './network.js';
 import { type Preprocessing, checkGeometry, encodeAll } from '../preprocess.js';
 import { knnScores } from '../knn.js';
+import { rotationScores } from './rotation-score.js';
 
 /** Identifies duiad model files and their layout version. */
 export const modelFormat = 'duiad-model';
@@ -81,9 +82,17 @@ export class DuiadModel implements FittedDetector {
     return out;
   }
 
-  /** kNN anomaly scores, one per image: 1 − mean cosine similarity to the k nearest normals. */
+  /**
+   * Anomaly scores, one per image. `knn`: 1 − mean cosine similarity to the k nearest normal
+   * training features; `rotation`: see `rotationScores`.
+   */
   score(images: ImageSet): Float32Array {
     if (images.count === 0) return new Float32Array(0);
+    if (this.config.score === 'rotation') {
+      checkImageSet(images, 'score');
+      checkGeometry(images, this.prep, 'score');
+      return rotationScores(this.net, images, this.prep);
+    }
     const f = this.features(images);
     try {
       return knnScores(f, this.bank, this.config.k);

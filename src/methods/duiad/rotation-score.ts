@@ -1,0 +1,50 @@
+/**
+ * The rotation score (GEOM-style, four right-angle rotations): an image is normal when the
+ * rotation classifier, trained on normal images only, recognises each rotation of it surely.
+ * Score = mean over the four rotations r of −log p(r | image rotated by r).
+ */
+import type { ImageSet } from '../../data/types.js';
+import { type Tensor, logSoftmax, noGrad, rot90, tensor, tidy } from '../../torch/index.js';
+import { type Preprocessing, imageBatch, standardise } from '../preprocess.js';
+import type { DuiadNetwork } from './network.js';
+
+/** Images scored per forward pass (times four rotations). */
+const batchSize = 250;
+
+/** Rotation scores `[count]` of `images`; higher = more anomalous. `net` must be in eval mode. */
+export function rotationScores(
+  net: DuiadNetwork,
+  images: ImageSet,
+  prep: Preprocessing,
+): Float32Array {
+  const out = new Float32Array(images.count);
+  noGrad(() => {
+    for (let start = 0; start < images.count; start += batchSize) {
+      const rows = Math.min(batchSize, images.count - start);
+      out.set(
+        tidy(() => batchScores(net, imageBatch(images, start, rows), prep)),
+        start,
+      );
+    }
+  });
+  return out;
+}
+
+function batchScores(net: DuiadNetwork, batch: Tensor, prep: Preprocessing): Float32Array {
+  const rows = batch.shape[0] as number;
+  let total: Tensor | null = null;
+  for (let r = 0; r < 4; r++) {
+    const logits = net.rotationHead.forward(
+      net.forward(standardise(rot90(batch, r, [2, 3]), prep)),
+    );
+    // Pick column r of the log-probabilities with a one-hot mask.
+    const mask = new Float32Array(rows * 4);
+    for (let i = 0; i < rows; i++) mask[i * 4 + r] = 1;
+    const nll = logSoftmax(logits, 1)
+      .mul(tensor(mask, [rows, 4]))
+      .sum([1])
+      .neg();
+    total = total ? total.add(nll) : nll;
+  }
+  return (total as Tensor).div(4).toFloat32();
+}
