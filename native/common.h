@@ -27,6 +27,8 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
 
   bool disposed() const { return !tensor_.has_value(); }
   const at::Tensor& tensor() const { return *tensor_; }
+  // Makes this handle own `tensor` instead (same JavaScript object, new libtorch tensor).
+  void Replace(at::Tensor tensor) { tensor_ = std::move(tensor); }
   void Dispose();
 
  private:

@@ -1,5 +1,7 @@
 // Tensor creation from typed arrays, read-back, dtypes, autograd, random numbers, threads.
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+#include <ATen/Context.h>
 
 #include <torch/csrc/api/include/torch/version.h>
 
@@ -188,6 +190,114 @@ DUIAD_OP(contiguous) {
   if (format != "contiguous") a.rangeError("argument 'format' must be 'contiguous' or 'channelsLast' (got '" + format + "')");
   return wrap(a.env(), t.contiguous());
 }
+at::MemoryFormat memoryFormatArg(Args& a, size_t i, const at::Tensor& t) {
+  std::string format = a.string(i, "format");
+  if (format == "channelsLast") {
+    a.rank(t, "tensor", 4, 4);
+    return at::MemoryFormat::ChannelsLast;
+  }
+  if (format != "contiguous") {
+    a.rangeError("argument 'format' must be 'contiguous' or 'channelsLast' (got '" + format + "')");
+  }
+  return at::MemoryFormat::Contiguous;
+}
+
+// The tensor `t` moved to `device` and/or relaid in `format`, as a new leaf that keeps
+// requires_grad; its gradient (if any) follows it.
+at::Tensor relaid(const at::Tensor& t, c10::optional<at::Device> device, at::MemoryFormat format) {
+  at::Tensor out;
+  {
+    at::NoGradGuard noGrad;
+    at::Tensor moved = device ? t.detach().to(*device) : t.detach();
+    out = moved.contiguous(format);
+  }
+  if (t.requires_grad()) out.requires_grad_(true);
+  if (t.grad().defined()) {
+    at::NoGradGuard noGrad;
+    at::Tensor g = device ? t.grad().to(*device) : t.grad();
+    out.mutable_grad() = g.contiguous(format);
+  }
+  return out;
+}
+
+// A leaf handle can have its tensor swapped; a tensor inside an autograd graph cannot, since
+// the graph would keep using the old one.
+TensorHandle* leafHandle(Args& a) {
+  TensorHandle* h = a.handle(0, "tensor");
+  a.tensor(0, "tensor");
+  if (h->tensor().requires_grad() && !h->tensor().is_leaf()) {
+    a.rangeError("only leaf tensors (parameters, buffers, inputs) can be changed in place");
+  }
+  return h;
+}
+
+// setMemoryFormat_(t, format): re-lays the tensor held by handle t in memory ('channelsLast'
+// for rank 4, or 'contiguous') in place of the old one; the handle (and every JavaScript
+// object that holds it) sees the new layout. Other handles on the old memory keep it.
+DUIAD_OP(setMemoryFormat_) {
+  TensorHandle* h = leafHandle(a);
+  at::MemoryFormat format = memoryFormatArg(a, 1, h->tensor());
+  if (h->tensor().is_contiguous(format)) return a.env().Undefined();
+  h->Replace(relaid(h->tensor(), c10::nullopt, format));
+  return a.env().Undefined();
+}
+
+// Devices: 'cpu' or 'cuda' / 'cuda:N'. CUDA needs a CUDA build of libtorch (LIBTORCH=...)
+// and a GPU; both are checked at run time so the same code builds against either library.
+at::Device deviceArg(Args& a, size_t i) {
+  std::string name = a.string(i, "device");
+  if (name == "cpu") return at::Device(at::kCPU);
+  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
+    int64_t index = 0;
+    if (name.size() > 5) {
+      std::string digits = name.substr(5);
+      if (digits.empty() || digits.size() > 3 || digits.find_first_not_of("0123456789") != std::string::npos) {
+        a.rangeError("argument 'device' must be 'cpu', 'cuda' or 'cuda:N' (got '" + name + "')");
+      }
+      index = std::stoll(digits);
+    }
+    if (!at::hasCUDA()) {
+      a.rangeError("device '" + name + "' is not available: this libtorch build has no CUDA " +
+                   "support or no GPU is visible (build against a CUDA libtorch with LIBTORCH=...)");
+    }
+    return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
+  }
+  a.rangeError("argument 'device' must be 'cpu', 'cuda' or 'cuda:N' (got '" + name + "')");
+}
+
+DUIAD_OP(device) { return Napi::String::New(a.env(), a.tensor(0, "tensor").device().str()); }
+DUIAD_OP(cudaAvailable) { return Napi::Boolean::New(a.env(), at::hasCUDA()); }
+
+// toDevice(t, device): a copy of t on `device` (t itself when already there).
+DUIAD_OP(toDevice) {
+  at::Tensor t = a.tensor(0, "tensor");
+  return wrap(a.env(), t.to(deviceArg(a, 1)));
+}
+
+// setDevice_(t, device): moves the leaf tensor held by handle t to `device` in place (used to
+// move a module's parameters and buffers, which optimisers hold by handle).
+DUIAD_OP(setDevice_) {
+  TensorHandle* h = leafHandle(a);
+  at::Device device = deviceArg(a, 1);
+  if (h->tensor().device() == device) return a.env().Undefined();
+  auto format = h->tensor().dim() == 4 && h->tensor().is_contiguous(at::MemoryFormat::ChannelsLast)
+                    ? at::MemoryFormat::ChannelsLast
+                    : at::MemoryFormat::Contiguous;
+  h->Replace(relaid(h->tensor(), device, format));
+  return a.env().Undefined();
+}
+
+// setAutocast(enabled): CPU automatic mixed precision in bfloat16 (convolutions and matrix
+// products run in bfloat16, reductions stay in float32), as torch.autocast('cpu') does.
+DUIAD_OP(setAutocast) {
+  bool enabled = a.boolean(0, "enabled");
+  at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+  if (!enabled) at::autocast::clear_cache();
+  at::autocast::set_cpu_enabled(enabled);
+  return a.env().Undefined();
+}
+DUIAD_OP(isAutocast) { return Napi::Boolean::New(a.env(), at::autocast::is_cpu_enabled()); }
+
 DUIAD_OP(isChannelsLast) {
   at::Tensor t = a.tensor(0, "tensor");
   return Napi::Boolean::New(a.env(), t.dim() == 4 && t.is_contiguous(at::MemoryFormat::ChannelsLast));
@@ -271,6 +381,13 @@ void RegisterTensorOps(Napi::Env env, Napi::Object exports) {
   exportBinding(env, exports, "detach", detach);
   exportBinding(env, exports, "contiguous", contiguous);
   exportBinding(env, exports, "isChannelsLast", isChannelsLast);
+  exportBinding(env, exports, "setMemoryFormat_", setMemoryFormat_);
+  exportBinding(env, exports, "device", device);
+  exportBinding(env, exports, "cudaAvailable", cudaAvailable);
+  exportBinding(env, exports, "toDevice", toDevice);
+  exportBinding(env, exports, "setDevice_", setDevice_);
+  exportBinding(env, exports, "setAutocast", setAutocast);
+  exportBinding(env, exports, "isAutocast", isAutocast);
   exportBinding(env, exports, "setRequiresGrad", setRequiresGrad);
   exportBinding(env, exports, "requiresGrad", requiresGrad);
   exportBinding(env, exports, "grad", grad);

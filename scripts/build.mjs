@@ -40,6 +40,6 @@ function step(name, command, args) {
 if ((what === 'all' || what === 'native') && stale('build/Release/duiad.node', ['native', 'binding.gyp'])) {
   step('native engine (node-gyp)', 'node-gyp', ['rebuild', '--nodedir=/usr', '-j', '2']);
 }
-if ((what === 'all' || what === 'ts') && stale('dist/src/cli/main.js', ['src', 'test', 'tsconfig.json'])) {
+if ((what === 'all' || what === 'ts') && stale('dist/src/cli/main.js', ['src', 'test', 'benchmarks', 'tsconfig.json'])) {
   step('TypeScript (tsc)', join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json']);
 }

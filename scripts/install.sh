@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libtorch-dev dataset-fashion-mnist build-essential python3)
+packages=(libtorch-dev libopenblas0-pthread dataset-fashion-mnist build-essential python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -15,6 +15,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# libtorch's matrix products call the system BLAS (libblas.so.3). Debian's reference BLAS is
+# an order of magnitude slower than OpenBLAS; make sure the alternative points at OpenBLAS.
+openblas=/usr/lib/x86_64-linux-gnu/openblas-pthread
+if [ -e "$openblas/libblas.so.3" ] && command -v update-alternatives >/dev/null; then
+  update-alternatives --set libblas.so.3-x86_64-linux-gnu "$openblas/libblas.so.3" >&2 || true
+  update-alternatives --set liblapack.so.3-x86_64-linux-gnu "$openblas/liblapack.so.3" >&2 || true
 fi
 
 # npm ci runs the package's own install (node-gyp, against /usr/include/node) and prepare (tsc).

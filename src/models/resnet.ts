@@ -8,6 +8,8 @@ import {
   BatchNorm2d,
   Conv2d,
   Module,
+  channelsLast,
+  contiguous,
   globalAvgPool,
   type Generator,
   type Tensor,
@@ -125,7 +127,9 @@ export class ResNet extends Module {
 
   forward(x: Tensor): Tensor {
     return tidy(() => {
-      let h = this.stemBn.forward(this.stem.forward(x)).relu();
+      // Inputs follow the weights' layout, so no convolution mixes the two.
+      const input = this.config.channelsLast === false ? contiguous(x) : channelsLast(x);
+      let h = this.stemBn.forward(this.stem.forward(input)).relu();
       for (const stage of this.stages) for (const block of stage) h = block.forward(h);
       return globalAvgPool(h);
     });

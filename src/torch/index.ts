@@ -4,5 +4,5 @@ export * from './ops.js';
 export * from './nn/module.js';
 export * from './nn/layers.js';
 export * from './optim.js';
-export { EngineLoadError, type DType } from './native.js';
+export { EngineLoadError, type DType, type MemoryFormat } from './native.js';
 export * from './safetensors.js';

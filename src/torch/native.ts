@@ -23,6 +23,9 @@ export interface GeneratorHandle {
 /** Element types the engine supports. */
 export type DType = 'float32' | 'float64' | 'bfloat16' | 'int64' | 'int32' | 'uint8' | 'bool';
 
+/** Memory layouts: row-major (`contiguous`) or channels-last (NHWC order for rank 4). */
+export type MemoryFormat = 'contiguous' | 'channelsLast';
+
 /** Typed arrays that can be turned into tensors. */
 export type TensorData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
 
@@ -57,8 +60,15 @@ export interface NativeBindings {
   fill_(t: H, value: number): void;
   clone(t: H): H;
   detach(t: H): H;
-  contiguous(t: H, format?: 'contiguous' | 'channelsLast'): H;
+  contiguous(t: H, format?: MemoryFormat): H;
   isChannelsLast(t: H): boolean;
+  setMemoryFormat_(t: H, format: MemoryFormat): void;
+  device(t: H): string;
+  cudaAvailable(): boolean;
+  toDevice(t: H, device: string): H;
+  setDevice_(t: H, device: string): void;
+  setAutocast(enabled: boolean): void;
+  isAutocast(): boolean;
   setRequiresGrad(t: H, flag: boolean): void;
   requiresGrad(t: H): boolean;
   grad(t: H): H | null;

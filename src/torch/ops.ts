@@ -3,7 +3,13 @@
  * layers. Image tensors are `[batch, channels, height, width]` (NCHW) unless noted.
  */
 import { ShapeError } from '../errors.js';
-import { native, type DType, type GeneratorHandle, type TensorData } from './native.js';
+import {
+  native,
+  type DType,
+  type GeneratorHandle,
+  type MemoryFormat,
+  type TensorData,
+} from './native.js';
 import { Tensor, type Operand } from './tensor.js';
 
 type Pair = readonly [number, number];
@@ -54,6 +60,16 @@ export function randn(shape: readonly number[], generator?: Generator): Tensor {
 /** Uniform float32 values in [0, 1). */
 export function rand(shape: readonly number[], generator?: Generator): Tensor {
   return new Tensor(native.rand(shape, generator?.handle));
+}
+
+/** Uniform int64 integers in [low, high). */
+export function randint(
+  low: number,
+  high: number,
+  shape: readonly number[],
+  generator?: Generator,
+): Tensor {
+  return new Tensor(native.randint(low, high, shape, generator?.handle));
 }
 
 /** A random permutation of 0 .. n - 1 (int64). */
@@ -297,9 +313,47 @@ export function interpolate(
   return new Tensor(native.interpolate(input.handle, size, mode, false));
 }
 
+/** The values in row-major (NCHW for images) memory order; shares memory if already so. */
+export function contiguous(input: Tensor): Tensor {
+  return new Tensor(native.contiguous(input.handle, 'contiguous'));
+}
+
 /** Re-lays a 4-D tensor in channels-last memory order (faster convolutions on CPU). */
 export function channelsLast(input: Tensor): Tensor {
   return new Tensor(native.contiguous(input.handle, 'channelsLast'));
+}
+
+/**
+ * Re-lays the leaf tensor `t` in `format` in place: the same Tensor object (and every
+ * module or optimiser holding it) then refers to the new layout. Values are unchanged.
+ */
+export function setMemoryFormat(t: Tensor, format: MemoryFormat): void {
+  native.setMemoryFormat_(t.handle, format);
+}
+
+/** Moves the leaf tensor `t` to `device` in place (as `setMemoryFormat` does for layouts). */
+export function setDevice(t: Tensor, device: string): void {
+  native.setDevice_(t.handle, device);
+}
+
+/** True when libtorch was built with CUDA and sees a GPU. */
+export function cudaAvailable(): boolean {
+  return native.cudaAvailable();
+}
+
+/**
+ * Runs `fn` under CPU automatic mixed precision: convolutions and matrix products compute in
+ * bfloat16, numerically sensitive ops stay float32 (as `torch.autocast('cpu')`). Only worth
+ * it on CPUs with native bfloat16 arithmetic (avx512_bf16 or AMX).
+ */
+export function autocast<T>(fn: () => T): T {
+  const previous = native.isAutocast();
+  native.setAutocast(true);
+  try {
+    return fn();
+  } finally {
+    native.setAutocast(previous);
+  }
 }
 
 /** Sets the number of threads libtorch uses for intra-op parallelism. */

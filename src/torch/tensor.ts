@@ -44,6 +44,16 @@ export class Tensor {
     return native.dtype(this.handle);
   }
 
+  /** Where the values live: `cpu`, or `cuda:N` with a CUDA build of libtorch. */
+  get device(): string {
+    return native.device(this.handle);
+  }
+
+  /** True when a rank-4 tensor is laid out channels-last (NHWC order in memory). */
+  get isChannelsLast(): boolean {
+    return native.isChannelsLast(this.handle);
+  }
+
   get disposed(): boolean {
     return this.handle.disposed;
   }
@@ -90,6 +100,11 @@ export class Tensor {
 
   to(dtype: DType): Tensor {
     return new Tensor(native.toDtype(this.handle, dtype));
+  }
+
+  /** A copy on `device` (`cpu`, `cuda`, `cuda:N`); throws a RangeError if it is unavailable. */
+  toDevice(device: string): Tensor {
+    return new Tensor(native.toDevice(this.handle, device));
   }
 
   clone(): Tensor {

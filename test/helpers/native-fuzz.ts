@@ -22,7 +22,14 @@ const native = createRequire(import.meta.url)('../../../build/Release/duiad.node
 >;
 
 /** Bindings that take no arguments and succeed without any. */
-export const nullaryBindings = ['getNumThreads', 'isGradEnabled', 'liveTensors', 'version'];
+export const nullaryBindings = [
+  'getNumThreads',
+  'isGradEnabled',
+  'liveTensors',
+  'version',
+  'cudaAvailable',
+  'isAutocast',
+];
 
 /** The classes the addon exports; tested on their own. */
 export const classBindings = ['TensorHandle', 'GeneratorHandle'];

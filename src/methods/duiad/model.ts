@@ -205,7 +205,12 @@ export async function loadDuiadModel(
     const config = withPath(path, () => resolveDuiadConfig(metadata.config));
     const prep = metadata.preprocessing;
     const net = new DuiadNetwork(
-      { encoder: config.encoder, inChannels: prep.channels, projectionDim: config.projectionDim },
+      {
+        encoder: config.encoder,
+        inChannels: prep.channels,
+        projectionDim: config.projectionDim,
+        channelsLast: config.channelsLast,
+      },
       new Generator(0),
     );
     try {

@@ -10,6 +10,8 @@ export interface DuiadNetworkConfig {
   encoder: ResNetPreset;
   inChannels: number;
   projectionDim: number;
+  /** Channels-last weights and activations (default true; see `DuiadConfig.channelsLast`). */
+  channelsLast?: boolean;
 }
 
 export class DuiadNetwork extends Module {
@@ -24,7 +26,10 @@ export class DuiadNetwork extends Module {
     const preset = resnetPresets[config.encoder];
     this.encoder = this.child(
       'encoder',
-      new ResNet({ inChannels: config.inChannels, ...preset }, generator),
+      new ResNet(
+        { inChannels: config.inChannels, ...preset, channelsLast: config.channelsLast ?? true },
+        generator,
+      ),
     );
     const f = this.encoder.features;
     this.head1 = this.child('head.0', new Linear(f, f, { generator }));

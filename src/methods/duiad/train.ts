@@ -109,7 +109,12 @@ export async function fitDuiad(
   const generator = new Generator(config.seed);
   const prep = fitPreprocessing(train);
   const net = new DuiadNetwork(
-    { encoder: config.encoder, inChannels: train.channels, projectionDim: config.projectionDim },
+    {
+      encoder: config.encoder,
+      inChannels: train.channels,
+      projectionDim: config.projectionDim,
+      channelsLast: config.channelsLast,
+    },
     generator,
   );
   const batchSize = Math.min(config.batchSize, train.count);

@@ -4,7 +4,8 @@
  */
 import { ModelError } from '../../errors.js';
 import { native } from '../native.js';
-import { assign } from '../ops.js';
+import { assign, setDevice, setMemoryFormat } from '../ops.js';
+import type { MemoryFormat } from '../native.js';
 import { Tensor, keep } from '../tensor.js';
 
 /** Named tensors of a module tree, keyed like PyTorch's state dicts (`layer1.0.conv1.weight`). */
@@ -105,6 +106,22 @@ export abstract class Module {
 
   eval(): this {
     return this.train(false);
+  }
+
+  /**
+   * Re-lays every rank-4 parameter and buffer (convolution weights) in `format`, in place.
+   * Channels-last weights make libtorch's CPU convolutions (oneDNN) produce channels-last
+   * activations. Do it before building an optimiser's graph, not in the middle of a step.
+   */
+  toMemoryFormat(format: MemoryFormat): this {
+    for (const t of this.stateDict().values()) if (t.rank === 4) setMemoryFormat(t, format);
+    return this;
+  }
+
+  /** Moves every parameter and buffer to `device` (`cpu`, `cuda`, `cuda:N`), in place. */
+  toDevice(device: string): this {
+    for (const t of this.stateDict().values()) setDevice(t, device);
+    return this;
   }
 
   /** Drops accumulated gradients of all parameters. */
