@@ -28,7 +28,10 @@ export const resizeModes: readonly ResizeMode[] = ['fill', 'cover', 'contain'];
 
 /** The model's input: what every image is converted to. */
 export interface InputSpec {
-  /** 1: greyscale (luminance); 3: sRGB. An alpha channel is flattened onto black. */
+  /**
+   * 1: greyscale, the luminance Y = 0.2126 R + 0.7152 G + 0.0722 B of linear light encoded
+   * with the sRGB curve; 3: sRGB. An alpha channel is flattened onto black.
+   */
   channels: 1 | 3;
   height: number;
   width: number;
