@@ -33,7 +33,7 @@ import {
 } from '../methods/calibration.js';
 import type { FitOptions } from '../methods/detector.js';
 import type { DuiadConfig } from '../methods/duiad/config.js';
-import { type DuiadModel, loadDuiadModel } from '../methods/duiad/model.js';
+import { type DuiadModel, duiadVersion, loadDuiadModel } from '../methods/duiad/model.js';
 import { fitDuiad } from '../methods/duiad/train.js';
 import {
   type MapScale,
@@ -42,6 +42,7 @@ import {
   occlusionGeometry,
   occlusionMaps,
 } from '../methods/occlusion.js';
+import { engineVersion } from '../torch/index.js';
 import { overlayPng } from './maps.js';
 import type {
   AnomalyMap,
@@ -274,7 +275,12 @@ async function expandPaths(
 
 /** Versions of the libraries that shape a detector's results, for its model file. */
 function detectorVersions(): Record<string, string> {
-  return { sharp: sharp.versions.sharp ?? 'unknown', node: process.versions.node };
+  return {
+    duiad: duiadVersion,
+    libtorch: engineVersion(),
+    sharp: sharp.versions.sharp ?? 'unknown',
+    node: process.versions.node,
+  };
 }
 
 /**

@@ -42,6 +42,11 @@ export interface DuiadModelParts {
   prep: Preprocessing;
   /** Encoder features of the normal training images, `[count, features]`. */
   features: Tensor;
+  /**
+   * Whether `features` are already L2-normalised (as a model file stores them), so that a
+   * loaded model scores bit for bit like the one that was saved.
+   */
+  normalised?: boolean;
   centre: Tensor | null;
   trainingSeconds: number;
 }
@@ -93,8 +98,12 @@ export class DuiadModel implements FittedDetector {
     this.config = parts.config;
     this.prep = parts.prep;
     this.trainingSeconds = parts.trainingSeconds;
-    this.bank = tidy(() => normalize(parts.features));
-    parts.features.dispose();
+    if (parts.normalised) {
+      this.bank = parts.features;
+    } else {
+      this.bank = tidy(() => normalize(parts.features));
+      parts.features.dispose();
+    }
     this.centre = parts.centre;
   }
 
@@ -312,5 +321,13 @@ function assemble(
   const centre = tensors.get('score.centre')?.clone() ?? null;
   const prep = metadata.preprocessing;
   const trainingSeconds = metadata.trainingSeconds;
-  return new DuiadModel({ net, config, prep, features: bank.clone(), centre, trainingSeconds });
+  return new DuiadModel({
+    net,
+    config,
+    prep,
+    features: bank.clone(),
+    normalised: true,
+    centre,
+    trainingSeconds,
+  });
 }
