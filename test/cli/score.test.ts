@@ -220,3 +220,66 @@ test('help lists the score command, its flags and exit code 10', async () => {
     assert.ok(text.includes(expected), expected);
   }
 });
+
+/** Writes a tiny MNIST-style split `prefix` (idx files) of 8×8 images into `folder`. */
+async function writeIdx(folder: string, prefix: string, labels: number[]): Promise<void> {
+  const n = labels.length;
+  const images = Buffer.alloc(16 + n * 64);
+  images.writeUInt32BE(0x00000803, 0);
+  images.writeUInt32BE(n, 4);
+  images.writeUInt32BE(8, 8);
+  images.writeUInt32BE(8, 12);
+  for (let i = 0; i < n * 64; i++) images[16 + i] = (i * 37 + (labels[i >> 6] ?? 0) * 90) % 251;
+  const labelFile = Buffer.alloc(8 + n);
+  labelFile.writeUInt32BE(0x00000801, 0);
+  labelFile.writeUInt32BE(n, 4);
+  labels.forEach((l, i) => (labelFile[8 + i] = l));
+  await writeFile(join(folder, `${prefix}-images-idx3-ubyte`), images);
+  await writeFile(join(folder, `${prefix}-labels-idx1-ubyte`), labelFile);
+}
+
+test('train --dataset calibrates only when asked; the calibrated model scores image files', async () => {
+  const mnist = join(dir, 'mnist');
+  await mkdir(mnist);
+  await writeIdx(
+    mnist,
+    'train',
+    Array.from({ length: 40 }, (_, i) => (i < 30 ? 0 : 1)),
+  );
+  await writeIdx(
+    mnist,
+    't10k',
+    Array.from({ length: 10 }, (_, i) => i % 2),
+  );
+  const base = ['train', '--dataset', 'mnist', '--data', mnist, '--normal-class', '0'];
+  const tiny = ['--epochs', '1', '--batch-size', '8', '--json'];
+  const calibrated = await cli(
+    ...base,
+    ...tiny,
+    '--out',
+    join(dir, 'mc'),
+    '--calibration-share',
+    '0.2',
+    '--fpr',
+    '0.25',
+  );
+  assert.equal(calibrated.code, 0, calibrated.stderr);
+  const summary = JSON.parse(calibrated.stdout) as Record<string, unknown>;
+  assert.deepEqual([summary['trainImages'], summary['calibrationImages']], [24, 6]);
+  const scored = await cli('score', '--model', join(dir, 'mc'), join(dir, 'new', 's-000.png'));
+  assert.ok([0, anomalyExitCode].includes(scored.code), scored.stderr);
+  assert.equal(lines(scored.stdout).length, 1);
+
+  const plain = await cli(...base, ...tiny, '--out', join(dir, 'mp'));
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.equal((JSON.parse(plain.stdout) as Record<string, unknown>)['trainImages'], 30);
+  const refused = await cli('score', '--model', join(dir, 'mp'), join(dir, 'new', 's-000.png'));
+  assert.equal(refused.code, 5);
+  assert.match(refused.stderr, /has no calibration/);
+  // eval reads both.
+  for (const m of ['mc', 'mp']) {
+    const evaluated = await cli('eval', '--model', join(dir, m), '--json');
+    assert.equal(evaluated.code, 0, evaluated.stderr);
+    assert.equal((JSON.parse(evaluated.stdout) as Record<string, unknown>)['testImages'], 10);
+  }
+});
