@@ -168,10 +168,13 @@ export class Detector implements Scorer {
 
   async mapEncoded(images: readonly EncodedImage[]): Promise<Array<AnomalyMap | UnscoredImage>> {
     const decoded = await this.decode(images);
+    const good = decoded.filter((d): d is Uint8Array => d instanceof Uint8Array);
+    const maps = this.occlusion(packImages(good, this.input));
+    let j = 0;
     return Promise.all(
       decoded.map(async (d, i) => {
         if (!(d instanceof Uint8Array)) return d;
-        const map = this.occlusion(packImages([d], this.input))[0] as Float32Array;
+        const map = maps[j++] as Float32Array;
         const png = await overlayPng(d, heat(map, this.mapScale), this.input);
         return { path: (images[i] as EncodedImage).path, png };
       }),

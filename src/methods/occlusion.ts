@@ -34,6 +34,9 @@ function starts(size: number, patch: number, stride: number): number[] {
   return out;
 }
 
+/** Images whose occluded copies are scored in one call, bounding the batch's memory. */
+const imagesPerCall = 8;
+
 /**
  * Occlusion maps of every image of `set`: `[count, height, width]` floats, each pixel the mean
  * over the patches covering it of max(0, score − score with the patch covered). `fill[c]` is
@@ -45,54 +48,58 @@ export function occlusionMaps(
   options: { patch: number; stride: number; fill: readonly number[] },
 ): Float32Array[] {
   const { channels: c, height: h, width: w } = set;
-  const plane = h * w;
+  const bytes = c * h * w;
   const ys = starts(h, options.patch, options.stride);
   const xs = starts(w, options.patch, options.stride);
-  const views = ys.length * xs.length;
+  const views = ys.length * xs.length + 1;
   const maps: Float32Array[] = [];
-  for (let i = 0; i < set.count; i++) {
-    const image = set.images.subarray(i * c * plane, (i + 1) * c * plane);
+  for (let first = 0; first < set.count; first += imagesPerCall) {
+    const group = Math.min(imagesPerCall, set.count - first);
 
-    // The image itself, then one copy per patch position with that patch covered.
-    const batch = new Uint8Array((views + 1) * c * plane);
-    for (let v = 0; v <= views; v++) batch.set(image, v * c * plane);
-    let v = 1;
-    for (const y0 of ys) {
-      for (const x0 of xs) {
-        coverPatch(
-          batch.subarray(v * c * plane),
-          { c, h, w, y0, x0, size: options.patch },
-          options.fill,
-        );
-        v++;
-      }
-    }
-    const scores = score({
-      ...set,
-      images: batch,
-      labels: new Int32Array(views + 1),
-      count: views + 1,
-    });
-
-    // Spread each patch's score drop over its pixels and average where patches overlap.
-    const sum = new Float32Array(plane);
-    const hits = new Float32Array(plane);
-    v = 1;
-    for (const y0 of ys) {
-      for (const x0 of xs) {
-        const drop = Math.max(0, (scores[0] as number) - (scores[v] as number));
-        for (let y = y0; y < Math.min(h, y0 + options.patch); y++) {
-          for (let x = x0; x < Math.min(w, x0 + options.patch); x++) {
-            sum[y * w + x] = (sum[y * w + x] as number) + drop;
-            hits[y * w + x] = (hits[y * w + x] as number) + 1;
-          }
+    // Per image: the image itself, then one copy per patch position with that patch covered.
+    const batch = new Uint8Array(group * views * bytes);
+    for (let g = 0; g < group; g++) {
+      const image = set.images.subarray((first + g) * bytes, (first + g + 1) * bytes);
+      let v = g * views;
+      batch.set(image, v++ * bytes);
+      for (const y0 of ys) {
+        for (const x0 of xs) {
+          batch.set(image, v * bytes);
+          const at = { c, h, w, y0, x0, size: options.patch };
+          coverPatch(batch.subarray(v++ * bytes), at, options.fill);
         }
-        v++;
       }
     }
-    maps.push(sum.map((s, p) => s / Math.max(1, hits[p] as number)));
+    const count = group * views;
+    const scores = score({ ...set, images: batch, labels: new Int32Array(count), count });
+    for (let g = 0; g < group; g++) {
+      maps.push(spread(scores.subarray(g * views, (g + 1) * views), { h, w, ys, xs, ...options }));
+    }
   }
   return maps;
+}
+
+/** Spreads each patch's score drop over its pixels and averages where patches overlap. */
+function spread(
+  scores: Float32Array,
+  at: { h: number; w: number; ys: number[]; xs: number[]; patch: number },
+): Float32Array {
+  const { h, w, patch } = at;
+  const sum = new Float32Array(h * w);
+  const hits = new Float32Array(h * w);
+  let v = 1;
+  for (const y0 of at.ys) {
+    for (const x0 of at.xs) {
+      const drop = Math.max(0, (scores[0] as number) - (scores[v++] as number));
+      for (let y = y0; y < Math.min(h, y0 + patch); y++) {
+        for (let x = x0; x < Math.min(w, x0 + patch); x++) {
+          sum[y * w + x] = (sum[y * w + x] as number) + drop;
+          hits[y * w + x] = (hits[y * w + x] as number) + 1;
+        }
+      }
+    }
+  }
+  return sum.map((s, p) => s / Math.max(1, hits[p] as number));
 }
 
 function coverPatch(

@@ -76,3 +76,21 @@ test('map geometry, colour scale and heat', () => {
     /high > low/,
   );
 });
+
+test('maps of many images, scored in groups, each belong to their own image', () => {
+  const count = 11;
+  const pixels = new Uint8Array(count * 16).fill(50);
+  for (let i = 0; i < count; i++) pixels[i * 16] = 10 * i;
+  const set: ImageSet = {
+    ...oneImage([], 4),
+    images: pixels,
+    labels: new Int32Array(count),
+    count,
+  };
+  const maps = occlusionMaps(set, topLeft, { patch: 2, stride: 2, fill: [0] });
+  assert.equal(maps.length, count);
+  maps.forEach((map, i) => {
+    assert.ok(Math.abs((map[0] as number) - (10 * i) / 255) < 1e-6, `image ${i}`);
+    assert.equal(map[15], 0);
+  });
+});
