@@ -158,7 +158,7 @@ export async function decodeImage(
     background: { r: 0, g: 0, b: 0 },
   });
   const { data, info } = await pipeline
-    .raw()
+    .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true })
     .catch((error: unknown) => {
       throw new FormatError(`image: ${name} is a corrupt ${format} file (${reason(error)})`);
@@ -166,7 +166,8 @@ export async function decodeImage(
   if (
     info.channels !== input.channels ||
     info.width !== input.width ||
-    info.height !== input.height
+    info.height !== input.height ||
+    data.length !== input.channels * input.height * input.width
   ) {
     throw new FormatError(
       `image: ${name} decoded to ${info.channels}×${info.height}×${info.width}, expected ` +

@@ -82,6 +82,8 @@ interface DetectorParts {
   mapScale: MapScale;
   versions: Record<string, string>;
   skipped?: ImageFailure[];
+  /** Limits applied when decoding images to score (default: the readers' defaults). */
+  limits?: ReadImageOptions;
 }
 
 /** Images scored per call into the engine when scoring many files. */
@@ -100,7 +102,7 @@ export class Detector implements Scorer {
   /** Files of the training folder that could not be read (empty when loaded from a file). */
   readonly skipped: ImageFailure[];
   /** Limits applied when decoding images to score. */
-  readLimits: ReadImageOptions = {};
+  readonly readLimits: ReadImageOptions;
 
   constructor(parts: DetectorParts) {
     this.model = parts.model;
@@ -108,6 +110,7 @@ export class Detector implements Scorer {
     this.calibration = parts.calibration;
     this.mapScale = parts.mapScale;
     this.skipped = parts.skipped ?? [];
+    this.readLimits = parts.limits ?? {};
     this.info = {
       method: 'duiad',
       channels: parts.input.channels,
@@ -377,9 +380,7 @@ export async function load(path: string, limits: ReadImageOptions = {}): Promise
         'train it with duiad train --data DIR, or with --calibration-share',
     );
   }
-  const detector = new Detector({ model, input, calibration, mapScale, versions });
-  detector.readLimits = limits;
-  return detector;
+  return new Detector({ model, input, calibration, mapScale, versions, limits });
 }
 
 /** Scores image files and folders, or an ImageSet, with `detector`. */

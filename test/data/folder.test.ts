@@ -236,3 +236,46 @@ test('an empty folder, a folder of bad files and a missing folder are errors nam
     'channels must be 1 or 3 (got 2)',
   );
 });
+
+test('16-bit PNGs, alpha and greyscale inputs all become 8-bit images of the input', async () => {
+  const input = { channels: 3, height: 2, width: 2, resize: 'fill' } as const;
+  // 16-bit RGB, uniform (40000, 0, 65535) of 65535: 8-bit (156, 0, 255).
+  const deep = await sharp(
+    new Uint16Array(4 * 3).map((_, i) => [40000, 0, 65535][i % 3] as number),
+    { raw: { width: 2, height: 2, channels: 3 } },
+  )
+    .toColourspace('rgb16')
+    .png()
+    .toBuffer();
+  assert.equal((await sharp(deep).metadata()).depth, 'ushort');
+  const fromDeep = await decodeImage(deep, 'deep.png', { input });
+  assert.deepEqual([...fromDeep], [156, 156, 156, 156, 0, 0, 0, 0, 255, 255, 255, 255]);
+
+  // RGBA, half transparent white: flattened onto black gives about half grey.
+  const rgba = await sharp(
+    new Uint8Array(16).fill(255).map((v, i) => (i % 4 === 3 ? 128 : v)),
+    {
+      raw: { width: 2, height: 2, channels: 4 },
+    },
+  )
+    .png()
+    .toBuffer();
+  const flat = await decodeImage(rgba, 'alpha.png', { input });
+  assert.equal(flat.length, 12);
+  assert.ok(
+    flat.every((v) => v === 128),
+    `${[...flat]}`,
+  );
+
+  // A greyscale JPEG read as RGB repeats its value in all three channels.
+  const grey = await sharp(new Uint8Array(4).fill(90), {
+    raw: { width: 2, height: 2, channels: 1 },
+  })
+    .jpeg({ quality: 100 })
+    .toBuffer();
+  const rgb = await decodeImage(grey, 'grey.jpg', { input });
+  assert.ok(
+    rgb.every((v) => Math.abs(v - 90) <= 1),
+    `${[...rgb]}`,
+  );
+});
