@@ -66,15 +66,15 @@ function mapNamer(dir: string): (path: string) => string {
   };
 }
 
-/** Writes the overlay of every scored image of `rows` into the maps folder. */
+/** Writes the overlay of every scored row of `chunk` into the maps folder, named by `name`. */
 async function writeMaps(
   detector: Detector,
-  chunk: Parameters<Detector['scoreEncodedOrFailed']>[0],
-  rows: Row[],
+  chunk: { inputs: ReadonlyArray<EncodedImage | UnscoredImage>; rows: Row[] },
   name: (path: string) => string,
 ): Promise<void> {
-  const readable = chunk.flatMap((c, i) => ('data' in c ? [i] : []));
-  const maps = await detector.mapEncoded(readable.map((i) => chunk[i] as EncodedImage));
+  const { inputs, rows } = chunk;
+  const readable = inputs.flatMap((c, i) => ('data' in c ? [i] : []));
+  const maps = await detector.mapEncoded(readable.map((i) => inputs[i] as EncodedImage));
   for (const [j, i] of readable.entries()) {
     const row = rows[i];
     const map = maps[j];
@@ -112,7 +112,7 @@ export async function scoreCommand(flags: ScoreFlags, io: CliIO): Promise<number
     const options = { recursive: flags.recursive ?? false };
     for await (const chunk of detector.readChunks(flags.paths, options)) {
       const rows: Row[] = await detector.scoreEncodedOrFailed(chunk);
-      if (flags.maps !== undefined) await writeMaps(detector, chunk, rows, name);
+      if (flags.maps !== undefined) await writeMaps(detector, { inputs: chunk, rows }, name);
       for (const row of rows) {
         io.stdout(formatRow(row, flags.csv ?? false));
         if (isScored(row)) {

@@ -23,7 +23,7 @@ import {
 } from '../data/folder.js';
 import { subset } from '../data/oneclass.js';
 import type { ImageSet } from '../data/types.js';
-import { ModelError, NotFoundError } from '../errors.js';
+import { DuiadError, ModelError, NotFoundError } from '../errors.js';
 import {
   type Calibration,
   calibrate,
@@ -148,7 +148,14 @@ export class Detector implements Scorer {
     return Promise.all(
       images.map((image) =>
         decodeImage(image.data, image.path, options).catch((error: unknown) =>
-          failureOf(image.path, error),
+          error instanceof DuiadError
+            ? failureOf(image.path, error)
+            : // One image must not fail the batch, whatever went wrong with it.
+              {
+                path: image.path,
+                code: 'E_FORMAT' as const,
+                error: `image: ${image.path} could not be decoded (${String(error)})`,
+              },
         ),
       ),
     );
@@ -162,11 +169,8 @@ export class Detector implements Scorer {
       packImages(pixels, this.input),
       good.map((i) => (images[i] as EncodedImage).path),
     );
-    const out: Array<ScoredImage | UnscoredImage> = decoded.map((d) =>
-      d instanceof Uint8Array ? (undefined as unknown as ScoredImage) : d,
-    );
-    good.forEach((i, j) => (out[i] = scored[j] as ScoredImage));
-    return out;
+    let j = 0;
+    return decoded.map((d) => (d instanceof Uint8Array ? (scored[j++] as ScoredImage) : d));
   }
 
   async mapEncoded(images: readonly EncodedImage[]): Promise<Array<AnomalyMap | UnscoredImage>> {
