@@ -1,5 +1,6 @@
 /**
- * duiad as a library: datasets, the DUIAD detector, metrics and the tensor engine.
+ * duiad as a library: image folders, the calibrated detector (`fit`, `score`, `save`,
+ * `load`), datasets, the DUIAD method, metrics and the tensor engine.
  *
  * ```ts
  * import { loadDataset, oneClassSplit, fitDuiad, auroc } from 'duiad';
@@ -20,6 +21,45 @@ export {
   parseDatasetName,
 } from './data/datasets.js';
 export { readCifar } from './data/cifar.js';
+export {
+  type FolderImages,
+  type FolderOptions,
+  type ImageFailure,
+  type InputSpec,
+  type ReadImageOptions,
+  type ResizeMode,
+  decodeImage,
+  defaultInputSpec,
+  defaultMaxBytes,
+  defaultMaxPixels,
+  readImageFolder,
+  resizeModes,
+} from './data/folder.js';
+export {
+  type AnomalyMap,
+  type DetectorOptions,
+  type EncodedImage,
+  type ScoredImage,
+  type Scorer,
+  type ScorerInfo,
+  type UnscoredImage,
+  Detector,
+  defaultDetectorOptions,
+  fit,
+  isScored,
+  load,
+  loadScorer,
+  save,
+  score,
+} from './detect/index.js';
+export {
+  type Calibration,
+  calibrate,
+  calibrationSplit,
+  minCalibrationImages,
+  pValue,
+} from './methods/calibration.js';
+export { type MapScale, occlusionMaps } from './methods/occlusion.js';
 export { readIdxDataset } from './data/idx.js';
 export { oneClassSplit, subset, type OneClassSplit } from './data/oneclass.js';
 export { augment, defaultAugmentConfig, type AugmentConfig } from './augment/augment.js';
@@ -31,6 +71,11 @@ export {
   resolveDuiadConfig,
 } from './methods/duiad/config.js';
 export { fitDuiad, AbortError } from './methods/duiad/train.js';
-export { DuiadModel, loadDuiadModel, type ModelMetadata } from './methods/duiad/model.js';
+export {
+  DuiadModel,
+  loadDuiadModel,
+  type ModelMetadata,
+  type ModelSections,
+} from './methods/duiad/model.js';
 export { auroc, aupr, fprAtTpr, rocCurve, type RocPoint } from './metrics/index.js';
 export * as torch from './torch/index.js';

@@ -37,3 +37,17 @@ export function parseChoice<T extends string>(
     return text as T;
   };
 }
+
+/** One of a fixed list of integers. */
+export function parseChoiceNumber<T extends number>(
+  flag: string,
+  choices: readonly T[],
+): (text: string) => T {
+  return (text: string) => {
+    const value = Number(text);
+    if (!/^\s*\d+\s*$/.test(text) || !(choices as readonly number[]).includes(value)) {
+      throw new UsageError(`${flag} must be one of ${choices.join(', ')} (got '${text}')`);
+    }
+    return value as T;
+  };
+}

@@ -5,24 +5,27 @@
 import { Command, CommanderError, Option } from 'commander';
 
 import { datasetNames, parseDatasetName } from '../data/datasets.js';
+import { defaultInputSpec, defaultMaxPixels, resizeModes } from '../data/folder.js';
 import { DuiadError, exitCodeFor, exitCodes } from '../errors.js';
 import { resnetPresets, type ResNetPreset } from '../models/resnet.js';
 import { methods, parseMethods } from '../methods/registry.js';
 import { benchCommand } from './bench.js';
 import { evalCommand } from './eval.js';
 import type { CliIO } from './io.js';
-import { parseChoice, parseInteger, parseNumber } from './parse.js';
+import { parseChoice, parseChoiceNumber, parseInteger, parseNumber } from './parse.js';
+import { anomalyExitCode, scoreCommand } from './score.js';
 import { trainCommand } from './train.js';
 
 const exitHelp = `
 Exit codes:
-  0  success
+  0  success (duiad score: no image was called anomalous)
   1  unexpected internal error
   2  bad usage (unknown flag, bad value)
   3  a file or folder does not exist or cannot be read or written
   4  a file (data or model) is corrupt, or data has the wrong shape or values
   5  a model file is readable but not a usable duiad model
-  6  the native engine failed to load or run`;
+  6  the native engine failed to load or run
+  10 duiad score: at least one image was called anomalous`;
 
 function addThreads(cmd: Command): Command {
   return cmd.option(
@@ -34,19 +37,62 @@ function addThreads(cmd: Command): Command {
 
 function trainCommandSpec(io: CliIO, done: (code: number) => void): Command {
   const cmd = new Command('train')
-    .description('train DUIAD on the normal class of a dataset and write DIR/model.safetensors')
-    .addOption(
-      new Option('--dataset <name>', `dataset (${datasetNames.join(', ')})`)
-        .argParser(parseDatasetName)
-        .makeOptionMandatory(),
+    .description(
+      'train DUIAD on a folder of normal images (--data DIR) or on the normal class of a dataset ' +
+        '(--dataset NAME --normal-class K); write the model file',
     )
-    .option('--data <path>', 'dataset folder or archive (default: the standard location)')
-    .requiredOption(
+    .addOption(
+      new Option('--dataset <name>', `dataset (${datasetNames.join(', ')})`).argParser(
+        parseDatasetName,
+      ),
+    )
+    .option(
+      '--data <path>',
+      'without --dataset: a folder of PNG, JPEG or WebP images, all normal; ' +
+        'with --dataset: the dataset folder or archive (default: the standard location)',
+    )
+    .option(
       '--normal-class <k>',
-      'class used as normal',
+      'with --dataset: class used as normal',
       parseInteger('--normal-class', 0, 99),
     )
-    .option('--out <dir>', 'output folder', 'runs/model')
+    .option(
+      '--out <path>',
+      'output: a path ending .safetensors is the model file, anything else a folder that gets model.safetensors',
+      'runs/model',
+    )
+    .option(
+      '--size <n>',
+      `image folders: input size in pixels, square (default ${defaultInputSpec.height})`,
+      parseInteger('--size', 4, 4096),
+    )
+    .option(
+      '--channels <n>',
+      'image folders: 1 (greyscale) or 3 (RGB) (default 3)',
+      parseChoiceNumber('--channels', [1, 3] as const),
+    )
+    .option(
+      '--resize <mode>',
+      'image folders: fill (stretch, default), cover (centre crop), contain (pad with black)',
+      parseChoice('--resize', resizeModes),
+    )
+    .option(
+      '--max-pixels <n>',
+      `image folders: refuse images with more pixels, from their header (default ${defaultMaxPixels})`,
+      parseInteger('--max-pixels', 1, Number.MAX_SAFE_INTEGER),
+    )
+    .option('--recursive', 'image folders: also read subfolders (default: only the folder itself)')
+    .option(
+      '--calibration-share <x>',
+      'share of the normal images held out to calibrate the threshold (default 0.1 with --data; ' +
+        'with --dataset none unless given)',
+      parseNumber('--calibration-share', 0.001, 0.9),
+    )
+    .option(
+      '--fpr <x>',
+      'target false-positive rate of the threshold (default 0.05)',
+      parseNumber('--fpr', 0.0001, 0.5),
+    )
     .option('--epochs <n>', 'training epochs (default 8)', parseInteger('--epochs', 1, 100_000))
     .option(
       '--batch-size <n>',
@@ -104,6 +150,28 @@ function evalCommandSpec(io: CliIO, done: (code: number) => void): Command {
   return addThreads(cmd).action(async (flags) => done(await evalCommand(flags, io)));
 }
 
+function scoreCommandSpec(io: CliIO, done: (code: number) => void): Command {
+  const cmd = new Command('score')
+    .description(
+      'score image files and folders with a model from duiad train --data; one line per image ' +
+        '(JSON: path, score, pValue, isAnomaly, threshold; or code and error). Exit 0 if no ' +
+        `image is anomalous, ${anomalyExitCode} if any is`,
+    )
+    .argument('<paths...>', 'PNG, JPEG or WebP files, or folders of them')
+    .requiredOption('--model <path>', 'model file (or the folder holding model.safetensors)')
+    .option('--csv', 'CSV with a header row instead of JSON lines')
+    .option('--maps <dir>', 'write an occlusion anomaly map (PNG overlay) per scored image here')
+    .option('--recursive', 'also read the subfolders of folders given')
+    .option(
+      '--max-pixels <n>',
+      `refuse images with more pixels, from their header (default ${defaultMaxPixels})`,
+      parseInteger('--max-pixels', 1, Number.MAX_SAFE_INTEGER),
+    );
+  return addThreads(cmd).action(async (paths: string[], flags) =>
+    done(await scoreCommand({ ...flags, paths }, io)),
+  );
+}
+
 function benchCommandSpec(io: CliIO, done: (code: number) => void): Command {
   const cmd = new Command('bench')
     .description('one-class benchmark: every class as normal, methods side by side, resumable')
@@ -151,6 +219,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
   for (const sub of [
     trainCommandSpec(io, done),
     evalCommandSpec(io, done),
+    scoreCommandSpec(io, done),
     benchCommandSpec(io, done),
   ]) {
     program.addCommand(

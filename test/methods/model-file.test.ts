@@ -165,3 +165,37 @@ test('CLI: a bad --out fails before training; hex integers and FIFOs are refused
   assert.equal(await run(['eval', '--model', fifo], io), 3);
   assert.match(err.join(''), /is not a model file/);
 });
+
+test('format version 1 files load without calibration; version 2 sections are checked', async (t) => {
+  const dir = await tempDir(t);
+  const v1 = await doctored(dir, 'v1.safetensors', (m) => {
+    m['formatVersion'] = 1;
+    delete m['input'];
+    delete m['calibration'];
+    delete m['anomalyMaps'];
+  });
+  const old = await loadDuiadModel(v1);
+  assert.equal(old.metadata.formatVersion, 1);
+  assert.equal(old.metadata.calibration, null);
+  assert.equal(old.metadata.anomalyMaps, null);
+  assert.deepEqual(old.metadata.input, { channels: 1, height: 8, width: 8, resize: 'fill' });
+  old.model.dispose();
+
+  const input = (m: Record<string, unknown>) => m['input'] as Record<string, unknown>;
+  const cases: [string, (m: Record<string, unknown>) => void, RegExp][] = [
+    ['input-3', (m) => (input(m)['channels'] = 3), /input spec 3×8×8 does not match .* 1×8×8/],
+    ['input-resize', (m) => (input(m)['resize'] = 'warp'), /resize must be one of fill/],
+    ['no-input', (m) => delete m['input'], /no input spec/],
+    ['no-calibration', (m) => delete m['calibration'], /calibration is not an object/],
+    ['maps-bad', (m) => (m['anomalyMaps'] = { patch: 0 }), /anomalyMaps patch/],
+  ];
+  for (const [name, edit, message] of cases) {
+    const path = await doctored(dir, `${name}.safetensors`, edit);
+    await assert.rejects(loadDuiadModel(path), (e: unknown) => {
+      assert.ok(e instanceof ModelError, `${name}: ${String(e)}`);
+      assert.match(e.message, message, name);
+      assert.ok(e.message.includes(path), `${name}: ${e.message}`);
+      return true;
+    });
+  }
+});

@@ -1,8 +1,14 @@
 /**
  * A fitted DUIAD model: network, configuration, preprocessing and the normal training
  * features the kNN score compares against. Saved as one safetensors file whose metadata
- * holds everything but the weights; nothing in a model file is ever executed.
+ * holds everything but the weights (and, from format version 2, the input spec, the
+ * calibration and the anomaly-map scale); nothing in a model file is ever executed.
+ *
+ * Files of format version 1 still load: their input spec is their preprocessing geometry,
+ * stretched (`fill`), and they have no calibration or map scale, so they can be evaluated
+ * but not used to score images (`loadScorer` refuses them, naming the file).
  */
+import { type InputSpec, checkInputSpec } from '../../data/folder.js';
 import { checkImageSet } from '../../data/oneclass.js';
 import type { ImageSet } from '../../data/types.js';
 import { ModelError, ValueError } from '../../errors.js';
@@ -21,10 +27,14 @@ import { DuiadNetwork } from './network.js';
 import { type Preprocessing, checkGeometry, encodeAll } from '../preprocess.js';
 import { knnScores } from '../knn.js';
 import { rotationScores } from './rotation-score.js';
+import { type Calibration, checkCalibration } from '../calibration.js';
+import { type MapScale, checkMapScale } from '../occlusion.js';
 
 /** Identifies duiad model files and their layout version. */
 export const modelFormat = 'duiad-model';
-export const modelFormatVersion = 1;
+export const modelFormatVersion = 2;
+/** Versions this duiad reads: 1 (no input spec, calibration or map scale) and 2. */
+export const readableFormatVersions: readonly number[] = [1, 2];
 
 /** What a DuiadModel is made of. */
 export interface DuiadModelParts {
@@ -33,6 +43,11 @@ export interface DuiadModelParts {
   prep: Preprocessing;
   /** Encoder features of the normal training images, `[count, features]`. */
   features: Tensor;
+  /**
+   * Whether `features` are already L2-normalised (as a model file stores them), so that a
+   * loaded model scores bit for bit like the one that was saved.
+   */
+  normalised?: boolean;
   centre: Tensor | null;
   trainingSeconds: number;
 }
@@ -44,9 +59,26 @@ export interface ModelMetadata {
   method: 'duiad';
   config: DuiadConfig;
   preprocessing: Preprocessing;
+  /** What images are converted to before scoring (version 2; derived for version 1). */
+  input: InputSpec;
+  /** Held-out normal scores and the threshold; null if the model was not calibrated. */
+  calibration: Calibration | null;
+  /** How occlusion maps are made and scaled; null if not measured. */
+  anomalyMaps: MapScale | null;
   trainingSeconds: number;
-  versions: { duiad: string; libtorch: string };
+  /** Versions of what wrote the file: `duiad`, `libtorch`, and e.g. `sharp`. */
+  versions: Record<string, string>;
   extra: Record<string, unknown>;
+}
+
+/** The optional parts of a model file beyond the network and training features. */
+export interface ModelSections {
+  /** Default: the preprocessing geometry, stretched (`fill`), 1 or 3 channels. */
+  input?: InputSpec;
+  calibration?: Calibration | null;
+  anomalyMaps?: MapScale | null;
+  /** Added to the `duiad` and `libtorch` versions. */
+  versions?: Record<string, string>;
 }
 
 /** Package version, kept in step with package.json by a test. */
@@ -67,8 +99,12 @@ export class DuiadModel implements FittedDetector {
     this.config = parts.config;
     this.prep = parts.prep;
     this.trainingSeconds = parts.trainingSeconds;
-    this.bank = tidy(() => normalize(parts.features));
-    parts.features.dispose();
+    if (parts.normalised) {
+      this.bank = parts.features;
+    } else {
+      this.bank = tidy(() => normalize(parts.features));
+      parts.features.dispose();
+    }
     this.centre = parts.centre;
   }
 
@@ -101,7 +137,21 @@ export class DuiadModel implements FittedDetector {
     }
   }
 
-  async save(path: string, extra: Record<string, unknown> = {}): Promise<void> {
+  /** The input spec of a model trained on images already of its preprocessing geometry. */
+  defaultInput(): InputSpec {
+    const { channels, height, width } = this.prep;
+    if (channels !== 1 && channels !== 3) {
+      throw new ValueError(`model: ${channels}-channel images have no input spec (use 1 or 3)`);
+    }
+    return { channels, height, width, resize: 'fill' };
+  }
+
+  /** Writes weights, features and metadata (with `sections`) to the safetensors file `path`. */
+  async save(
+    path: string,
+    extra: Record<string, unknown> = {},
+    sections: ModelSections = {},
+  ): Promise<void> {
     const tensors = new Map<string, Tensor>();
     for (const [name, t] of this.net.stateDict()) tensors.set(`net.${name}`, t);
     tensors.set('score.bank', this.bank);
@@ -112,8 +162,11 @@ export class DuiadModel implements FittedDetector {
       method: 'duiad',
       config: this.config,
       preprocessing: this.prep,
+      input: sections.input ?? this.defaultInput(),
+      calibration: sections.calibration ?? null,
+      anomalyMaps: sections.anomalyMaps ?? null,
       trainingSeconds: this.trainingSeconds,
-      versions: { duiad: duiadVersion, libtorch: engineVersion() },
+      versions: { ...sections.versions, duiad: duiadVersion, libtorch: engineVersion() },
       extra,
     };
     await saveSafetensors(path, tensors, { duiad: JSON.stringify(metadata) });
@@ -168,19 +221,54 @@ function parseMetadata(raw: string | undefined, path: string): ModelMetadata {
       `model: ${path} is a '${String(meta['format'])}/${String(meta['method'])}' file, expected '${modelFormat}/duiad'`,
     );
   }
-  if (meta['formatVersion'] !== modelFormatVersion) {
+  const version = meta['formatVersion'];
+  if (typeof version !== 'number' || !readableFormatVersions.includes(version)) {
     throw new ModelError(
-      `model: ${path} has format version ${String(meta['formatVersion'])}; this duiad reads version ${modelFormatVersion}`,
+      `model: ${path} has format version ${String(version)}; this duiad reads versions ${readableFormatVersions.join(', ')}`,
     );
   }
-  checkPreprocessing(meta['preprocessing'], path);
+  const prep = checkPreprocessing(meta['preprocessing'], path);
   if (!isRecord(meta['config'])) throw new ModelError(`model: ${path} has no configuration`);
   if (!isRecord(meta['extra']))
     throw new ModelError(`model: ${path} has no 'extra' metadata object`);
   if (typeof meta['trainingSeconds'] !== 'number') {
     throw new ModelError(`model: ${path} has no training time`);
   }
-  return meta as unknown as ModelMetadata;
+  if (!isRecord(meta['versions'])) throw new ModelError(`model: ${path} has no versions`);
+  if (version === 1) {
+    const { channels, height, width } = prep;
+    const input: InputSpec = { channels: channels === 1 ? 1 : 3, height, width, resize: 'fill' };
+    return { ...meta, input, calibration: null, anomalyMaps: null } as unknown as ModelMetadata;
+  }
+  return { ...meta, ...checkSections(meta, prep, path) } as unknown as ModelMetadata;
+}
+
+/** Checks the input spec, calibration and map scale of a version 2 file. */
+function checkSections(
+  meta: Record<string, unknown>,
+  prep: Preprocessing,
+  path: string,
+): Pick<ModelMetadata, 'input' | 'calibration' | 'anomalyMaps'> {
+  return withPath(path, () => {
+    const input = meta['input'] as InputSpec;
+    if (!isRecord(input)) throw new ModelError('no input spec');
+    checkInputSpec(input, 'input spec');
+    if (
+      input.channels !== prep.channels ||
+      input.height !== prep.height ||
+      input.width !== prep.width
+    ) {
+      throw new ModelError(
+        `input spec ${input.channels}×${input.height}×${input.width} does not match ` +
+          `the preprocessing ${prep.channels}×${prep.height}×${prep.width}`,
+      );
+    }
+    const rawCalibration = meta['calibration'];
+    const calibration = rawCalibration === null ? null : checkCalibration(rawCalibration);
+    const rawMaps = meta['anomalyMaps'];
+    const anomalyMaps = rawMaps === null ? null : checkMapScale(rawMaps, input);
+    return { input, calibration, anomalyMaps };
+  });
 }
 
 /** Runs `fn`, turning its ModelError or ValueError into a ModelError that names `path`. */
@@ -247,5 +335,13 @@ function assemble(
   const centre = tensors.get('score.centre')?.clone() ?? null;
   const prep = metadata.preprocessing;
   const trainingSeconds = metadata.trainingSeconds;
-  return new DuiadModel({ net, config, prep, features: bank.clone(), centre, trainingSeconds });
+  return new DuiadModel({
+    net,
+    config,
+    prep,
+    features: bank.clone(),
+    normalised: true,
+    centre,
+    trainingSeconds,
+  });
 }
