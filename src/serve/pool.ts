@@ -125,7 +125,9 @@ export class WorkerPool {
   run<K extends JobKind>(kind: K, images: readonly EncodedImage[]): Promise<JobResults<K>> {
     if (this.closing) return Promise.reject(closingError());
     if (!this.slots.some((s) => s.state !== 'dead')) {
-      return Promise.reject(new HttpError(503, 'E_WORKER', 'serve: no worker could load the model'));
+      return Promise.reject(
+        new HttpError(503, 'E_WORKER', 'serve: no worker could load the model'),
+      );
     }
     const idle = this.slots.find((s) => s.state === 'idle');
     if (idle === undefined && this.queue.length >= this.options.queue) {
@@ -276,7 +278,10 @@ function closingError(): HttpError {
 }
 
 /** Starts one worker; `ready` settles when it has loaded the model or failed to. */
-function spawnWorker(index: number, options: PoolOptions): { slot: Slot; ready: Promise<ScorerInfo> } {
+function spawnWorker(
+  index: number,
+  options: PoolOptions,
+): { slot: Slot; ready: Promise<ScorerInfo> } {
   const worker = new Worker(workerFile, {
     workerData: { scorerModule: options.scorerModule, modelPath: options.modelPath },
   });
@@ -291,7 +296,12 @@ function spawnWorker(index: number, options: PoolOptions): { slot: Slot; ready: 
       if (message.type === 'ready' || message.type === 'loadFailed') cleanup();
     };
     const onExit = (exitCode: number) => {
-      reject(new DuiadError('E_MODEL', `serve: worker ${index} stopped while loading the model (exit code ${exitCode})`));
+      reject(
+        new DuiadError(
+          'E_MODEL',
+          `serve: worker ${index} stopped while loading the model (exit code ${exitCode})`,
+        ),
+      );
       cleanup();
     };
     const cleanup = () => {

@@ -2,7 +2,13 @@
  * Messages between the server's worker pool and its worker threads. Everything here crosses a
  * thread boundary by structured clone, so it is plain data.
  */
-import type { AnomalyMap, EncodedImage, ScoredImage, ScorerInfo, UnscoredImage } from '../detect/types.js';
+import type {
+  AnomalyMap,
+  EncodedImage,
+  ScoredImage,
+  ScorerInfo,
+  UnscoredImage,
+} from '../detect/types.js';
 
 /** What a worker is started with. */
 export interface WorkerData {
@@ -27,8 +33,7 @@ export interface WireError {
 
 /** Pool to worker: a job, or the request to dispose of the scorer and exit. */
 export type PoolMessage =
-  | { type: 'job'; id: number; kind: JobKind; images: EncodedImage[] }
-  | { type: 'stop' };
+  { type: 'job'; id: number; kind: JobKind; images: EncodedImage[] } | { type: 'stop' };
 
 /** Worker to pool. */
 export type WorkerMessage =

@@ -168,7 +168,8 @@ function addRoutes(app: FastifyInstance, pool: WorkerPool, limits: ServeLimits):
     checkImage(image.data, image.path, limits);
     const [result] = await pool.run('score', [image]);
     if (result === undefined) throw new HttpError(500, 'E_INTERNAL', 'the scorer returned nothing');
-    if (!isScored(result)) throw new HttpError(statusForCode(result.code), result.code, result.error);
+    if (!isScored(result))
+      throw new HttpError(statusForCode(result.code), result.code, result.error);
     return result;
   });
 
@@ -177,7 +178,8 @@ function addRoutes(app: FastifyInstance, pool: WorkerPool, limits: ServeLimits):
     checkImage(image.data, image.path, limits);
     const [result] = await pool.run('map', [image]);
     if (result === undefined) throw new HttpError(500, 'E_INTERNAL', 'the scorer returned nothing');
-    if (!('png' in result)) throw new HttpError(statusForCode(result.code), result.code, result.error);
+    if (!('png' in result))
+      throw new HttpError(statusForCode(result.code), result.code, result.error);
     return reply.type('image/png').send(Buffer.from(result.png));
   });
 
@@ -196,7 +198,11 @@ function addRoutes(app: FastifyInstance, pool: WorkerPool, limits: ServeLimits):
       const data = await part.toBuffer();
       total += data.length;
       if (total > limits.bodyBytes) {
-        throw new HttpError(413, 'E_TOO_LARGE', `batch: over the limit of ${limits.bodyBytes} bytes`);
+        throw new HttpError(
+          413,
+          'E_TOO_LARGE',
+          `batch: over the limit of ${limits.bodyBytes} bytes`,
+        );
       }
       images.push({ path: part.filename || `image-${images.length}`, data });
     }
@@ -233,13 +239,21 @@ function buildApp(pool: WorkerPool, limits: ServeLimits): FastifyInstance {
     limits: { fileSize: limits.bodyBytes, files: limits.batchImages, parts: limits.batchImages },
   });
 
+  // While closing, each answer ends its connection, so that keep-alive clients do not hold the
+  // close open until their idle timeout.
+  app.addHook('onSend', async (_request, reply) => {
+    if (closingApps.has(app)) reply.header('connection', 'close');
+  });
   app.setErrorHandler((error, _request, reply) => {
     const [status, body] = toErrorBody(error, limits);
     if (body.code === 'E_BUSY' || body.code === 'E_CLOSING') reply.header('retry-after', '1');
     return errorReply(reply, status, body);
   });
   app.setNotFoundHandler((request, reply) =>
-    errorReply(reply, 404, { error: `no route ${request.method} ${request.url}`, code: 'E_NO_ROUTE' }),
+    errorReply(reply, 404, {
+      error: `no route ${request.method} ${request.url}`,
+      code: 'E_NO_ROUTE',
+    }),
   );
   void app.register(async (scope) => addRoutes(scope, pool, limits));
   return app;
@@ -287,7 +301,9 @@ export async function createServer(options: ServerOptions): Promise<DuiadServer>
 }
 
 /** `createServer`, then listen; resolves to the server and its base URL. */
-export async function startServer(options: ServerOptions): Promise<{ server: DuiadServer; url: string }> {
+export async function startServer(
+  options: ServerOptions,
+): Promise<{ server: DuiadServer; url: string }> {
   const server = await createServer(options);
   try {
     return { server, url: await server.listen() };

@@ -38,13 +38,22 @@ export function encodePng(pixels: Pixels): Buffer {
   for (let y = 0; y < height; y++) {
     raw.set(data.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
   }
-  const parts = [chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))];
+  const parts = [
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ];
   return Buffer.concat([signature, ...parts]);
 }
 
 /** A `width` x `height` image of one grey level (0..255). */
 export function greyPng(width: number, height: number, level: number): Buffer {
-  return encodePng({ width, height, channels: 1, data: new Uint8Array(width * height).fill(level) });
+  return encodePng({
+    width,
+    height,
+    channels: 1,
+    data: new Uint8Array(width * height).fill(level),
+  });
 }
 
 function paeth(a: number, b: number, c: number): number {
@@ -77,7 +86,8 @@ function unfilter(raw: Uint8Array, width: number, height: number, bpp: number): 
 /** Decodes an 8-bit, non-interlaced grey, RGB or RGBA PNG; throws on anything else. */
 export function decodePng(bytes: Uint8Array): Pixels {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buffer.length < 8 || !buffer.subarray(0, 8).equals(signature)) throw new Error('png: bad signature');
+  if (buffer.length < 8 || !buffer.subarray(0, 8).equals(signature))
+    throw new Error('png: bad signature');
   let at = 8;
   let header: Buffer | undefined;
   const idat: Buffer[] = [];

@@ -58,7 +58,10 @@ function isPixels(value: Pixels | UnscoredImage): value is Pixels {
   return 'data' in value;
 }
 
-async function behave(model: FakeModel, decoded: ReadonlyArray<Pixels | UnscoredImage>): Promise<void> {
+async function behave(
+  model: FakeModel,
+  decoded: ReadonlyArray<Pixels | UnscoredImage>,
+): Promise<void> {
   for (const pixels of decoded.filter(isPixels)) {
     if (pixels.width === model.crashOnWidth) {
       setImmediate(() => {
@@ -94,7 +97,13 @@ function fakeScorer(model: FakeModel): Scorer {
         if (!isPixels(pixels)) return pixels;
         const score = brightness(pixels);
         const path = images[i]?.path ?? '';
-        return { path, score, pValue: Math.max(1 - score, 0.01), isAnomaly: score > threshold, threshold };
+        return {
+          path,
+          score,
+          pValue: Math.max(1 - score, 0.01),
+          isAnomaly: score > threshold,
+          threshold,
+        };
       });
     },
     async mapEncoded(images) {

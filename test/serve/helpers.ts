@@ -51,9 +51,19 @@ export async function post(
   body: Uint8Array | string | FormData,
   contentType?: string,
 ): Promise<Answer> {
-  const headers: Record<string, string> = contentType === undefined ? {} : { 'content-type': contentType };
-  const payload = body instanceof Uint8Array ? new Blob([Uint8Array.from(body)]) : body;
+  const headers: Record<string, string> =
+    contentType === undefined ? {} : { 'content-type': contentType };
+  const payload = body instanceof Uint8Array ? blob(body) : body;
   const response = await fetch(url, { method: 'POST', body: payload, headers });
   const text = await response.text();
-  return { status: response.status, headers: response.headers, json: text === '' ? null : JSON.parse(text) };
+  return {
+    status: response.status,
+    headers: response.headers,
+    json: text === '' ? null : JSON.parse(text),
+  };
+}
+
+/** Bytes as a Blob (for FormData and fetch bodies). */
+export function blob(bytes: Uint8Array | string): Blob {
+  return new Blob([typeof bytes === 'string' ? bytes : Uint8Array.from(bytes)]);
 }
