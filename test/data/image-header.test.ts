@@ -6,6 +6,7 @@ import { test } from 'node:test';
 
 import { readImageHeader } from '../../src/data/image-header.js';
 import { FormatError } from '../../src/errors.js';
+import { requireChromium } from '../helpers/browser.js';
 import { greyPng } from '../helpers/png.js';
 
 function bytes(...parts: Array<number[] | string>): Uint8Array {
@@ -88,4 +89,30 @@ test('non-images and truncated headers are FormatErrors that name the image', ()
     () => readImageHeader(zero, 'z.png'),
     /z\.png: the png header is truncated or corrupt/,
   );
+});
+
+test('JPEG, WebP and PNG files that Chromium encodes read at their size', async (t) => {
+  const browser = await requireChromium(t);
+  if (!browser) return;
+  const page = await browser.newPage();
+  const uris = await page.evaluate(() => {
+    const canvas = document.createElement('canvas');
+    canvas.width = 37;
+    canvas.height = 23;
+    const context = canvas.getContext('2d');
+    if (context === null) return [];
+    context.fillStyle = '#c33';
+    context.fillRect(0, 0, 20, 10);
+    return ['image/jpeg', 'image/webp', 'image/png'].map((type) => canvas.toDataURL(type, 0.9));
+  });
+  const headers = uris.map((uri) => {
+    const data = Buffer.from(uri.slice(uri.indexOf(',') + 1), 'base64');
+    const { format, width, height } = readImageHeader(data, 'canvas');
+    return [format, width, height];
+  });
+  assert.deepEqual(headers, [
+    ['jpeg', 37, 23],
+    ['webp', 37, 23],
+    ['png', 37, 23],
+  ]);
 });

@@ -4,7 +4,6 @@
  * nothing fetched, no console errors).
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
@@ -12,12 +11,11 @@ import { pathToFileURL } from 'node:url';
 
 import type { ScorerInfo } from '../../src/detect/types.js';
 import { buildReport, renderReport, type ReportItem } from '../../src/report/index.js';
-import { onCi, tempDir } from '../helpers/data.js';
+import { requireChromium } from '../helpers/browser.js';
+import { tempDir } from '../helpers/data.js';
 import { greyPng } from '../helpers/png.js';
 import { fakeModelFile } from '../serve/helpers.js';
 import { loadScorer } from '../serve/fake-scorer.js';
-
-const chromium = '/usr/bin/chromium';
 
 const info: ScorerInfo = {
   method: 'duiad',
@@ -137,23 +135,12 @@ test('buildReport scores the files, lists the failures and reports the AUROC', a
 });
 
 test('the report renders in headless Chromium: charts drawn, images decoded, no errors', async (t) => {
-  if (!existsSync(chromium)) {
-    const reason = `${chromium} not found (apt-get install chromium)`;
-    if (onCi()) assert.fail(`${reason}; CI=true requires it`);
-    t.skip(reason);
-    return;
-  }
+  const browser = await requireChromium(t);
+  if (!browser) return;
   const { dir, built } = await fakeReport(t);
   const file = join(dir, 'report.html');
   await writeFile(file, built.html);
 
-  const { launch } = await import('puppeteer-core');
-  const browser = await launch({
-    executablePath: chromium,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-  });
-  t.after(() => browser.close());
   const page = await browser.newPage();
   const problems: string[] = [];
   page.on('console', (message) => {
