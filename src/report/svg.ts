@@ -14,7 +14,8 @@ export interface HistogramSeries {
 
 const width = 520;
 const height = 300;
-const margin = { left: 56, right: 16, top: 28, bottom: 44 };
+// The top margin holds the title and, below it, the threshold's label.
+const margin = { left: 56, right: 16, top: 44, bottom: 44 };
 const plotWidth = width - margin.left - margin.right;
 const plotHeight = height - margin.top - margin.bottom;
 
@@ -128,12 +129,14 @@ export function histogramSvg(
     );
   });
   const tx = round(xOf(options.threshold));
+  // The label runs away from the nearer edge, so that it stays inside the chart.
+  const anchor = xOf(options.threshold) > margin.left + plotWidth / 2 ? 'end' : 'start';
   parts.push(
     `<line class="threshold" x1="${tx}" x2="${tx}" y1="${margin.top}" y2="${margin.top + plotHeight}"/>`,
-    `<text class="threshold-label" x="${tx}" y="${margin.top - 8}" text-anchor="middle">threshold ${formatNumber(options.threshold)}</text>`,
+    `<text class="threshold-label" x="${tx}" y="${margin.top - 6}" text-anchor="${anchor}">threshold ${formatNumber(options.threshold)}</text>`,
   );
   parts.push(
-    `<text class="chart-title" x="${width - margin.right}" y="16" text-anchor="end">${escapeHtml(options.title)}</text>`,
+    `<text class="chart-title" x="${margin.left}" y="16">${escapeHtml(options.title)}</text>`,
   );
   parts.push('</svg>');
   return parts.join('');
@@ -169,9 +172,7 @@ export function rocSvg(
       `<circle class="operating-point" cx="${xOf(fpr)}" cy="${yOf(tpr)}" r="5"><title>threshold: FPR ${formatNumber(fpr)}, TPR ${formatNumber(tpr)}</title></circle>`,
     );
   }
-  parts.push(
-    `<text class="chart-title" x="${width - margin.right}" y="16" text-anchor="end">${escapeHtml(title)}</text>`,
-  );
+  parts.push(`<text class="chart-title" x="${margin.left}" y="16">${escapeHtml(title)}</text>`);
   parts.push('</svg>');
   return parts.join('');
 }
