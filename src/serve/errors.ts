@@ -46,11 +46,23 @@ export class HttpError extends Error {
   }
 }
 
+/** Codes that blame the request or the image: answered with 400. */
+const clientCodes: readonly string[] = ['E_USAGE', 'E_NOT_FOUND', 'E_FORMAT', 'E_SHAPE', 'E_VALUE'];
+
 /**
- * The HTTP status for a library error code: faults of the image or request are 4xx, faults of
- * the model or engine 5xx.
+ * The HTTP status for a library error code: faults of the image or the request are 400; faults
+ * of the model, the engine, or codes this server does not know are 500.
  */
 export function statusForCode(code: string): number {
-  if (code === 'E_MODEL' || code === 'E_NATIVE' || code === 'E_INTERNAL') return 500;
-  return 400;
+  return clientCodes.includes(code) ? 400 : 500;
+}
+
+/** An error a worker reported, with the code it gave when it is one the server knows. */
+export function httpErrorFromWorker(code: string, message: string): HttpError {
+  const known = clientCodes.includes(code) || code === 'E_MODEL' || code === 'E_NATIVE';
+  return new HttpError(
+    statusForCode(code),
+    known ? (code as ServeErrorCode) : 'E_INTERNAL',
+    message,
+  );
 }

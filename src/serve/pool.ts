@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 
 import type { EncodedImage, ScorerInfo } from '../detect/types.js';
 import { DuiadError, type ErrorCode } from '../errors.js';
-import { HttpError } from './errors.js';
+import { HttpError, httpErrorFromWorker } from './errors.js';
 import type { JobKind, JobResults, PoolMessage, WireError, WorkerMessage } from './protocol.js';
 
 /** Something that happened to a worker, for the caller to log. */
@@ -216,7 +216,7 @@ export class WorkerPool {
     clearTimeout(slot.timer);
     slot.job = undefined;
     if (message.type === 'done') job.resolve(message.results);
-    else job.reject(new DuiadError(message.error.code as ErrorCode, message.error.message));
+    else job.reject(httpErrorFromWorker(message.error.code, message.error.message));
     slot.state = 'idle';
     this.next(slot);
   }

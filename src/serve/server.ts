@@ -142,10 +142,14 @@ function rawBody(body: unknown, route: string): Buffer {
   throw new HttpError(415, 'E_MEDIA_TYPE', message);
 }
 
-function imageName(query: { name?: string }): string {
+function imageName(query: { name?: unknown }): string {
   const name = query.name ?? 'image';
-  if (name.length === 0 || name.length > 256) {
-    throw new HttpError(400, 'E_USAGE', 'the name parameter must have 1 to 256 characters');
+  if (typeof name !== 'string' || name.length === 0 || name.length > 256) {
+    throw new HttpError(
+      400,
+      'E_USAGE',
+      'the name parameter must be given once, with 1 to 256 characters',
+    );
   }
   return name;
 }
@@ -163,7 +167,7 @@ function addRoutes(app: FastifyInstance, pool: WorkerPool, limits: ServeLimits):
     return reply.code(status === 'ok' ? 200 : 503).send({ status, info: pool.info, workers });
   });
 
-  app.post<{ Querystring: { name?: string } }>('/score', async (request) => {
+  app.post<{ Querystring: { name?: unknown } }>('/score', async (request) => {
     const image = { path: imageName(request.query), data: rawBody(request.body, 'POST /score') };
     checkImage(image.data, image.path, limits);
     const [result] = await pool.run('score', [image]);
@@ -173,7 +177,7 @@ function addRoutes(app: FastifyInstance, pool: WorkerPool, limits: ServeLimits):
     return result;
   });
 
-  app.post<{ Querystring: { name?: string } }>('/map', async (request, reply) => {
+  app.post<{ Querystring: { name?: unknown } }>('/map', async (request, reply) => {
     const image = { path: imageName(request.query), data: rawBody(request.body, 'POST /map') };
     checkImage(image.data, image.path, limits);
     const [result] = await pool.run('map', [image]);
@@ -219,6 +223,10 @@ function addRoutes(app: FastifyInstance, pool: WorkerPool, limits: ServeLimits):
     });
     const valid = images.filter((_, i) => results[i] === null);
     const scored = valid.length > 0 ? await pool.run('score', valid) : [];
+    if (scored.length !== valid.length) {
+      const message = `the scorer returned ${scored.length} results for ${valid.length} images`;
+      throw new HttpError(500, 'E_INTERNAL', message);
+    }
     let next = 0;
     return results.map((result) => result ?? scored[next++]);
   });
@@ -228,7 +236,8 @@ function addRoutes(app: FastifyInstance, pool: WorkerPool, limits: ServeLimits):
 const closingApps = new WeakSet<FastifyInstance>();
 
 function buildApp(pool: WorkerPool, limits: ServeLimits): FastifyInstance {
-  const app = Fastify({ bodyLimit: limits.bodyBytes, logger: false });
+  // Requests that arrive while closing get this server's own 503 below, not fastify's.
+  const app = Fastify({ bodyLimit: limits.bodyBytes, logger: false, return503OnClosing: false });
 
   // Only image bodies (and multipart, below) are read; anything else is a 415.
   app.removeAllContentTypeParsers();
@@ -243,6 +252,11 @@ function buildApp(pool: WorkerPool, limits: ServeLimits): FastifyInstance {
   // close open until their idle timeout.
   app.addHook('onSend', async (_request, reply) => {
     if (closingApps.has(app)) reply.header('connection', 'close');
+  });
+  app.addHook('onRequest', async (request) => {
+    if (closingApps.has(app) && request.url !== '/health') {
+      throw new HttpError(503, 'E_CLOSING', 'serve: the server is shutting down');
+    }
   });
   app.setErrorHandler((error, _request, reply) => {
     const [status, body] = toErrorBody(error, limits);

@@ -3,6 +3,7 @@
  * concurrency, limits, bad input, crashes, time-outs and shutdown.
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { test } from 'node:test';
 
 import { DuiadError } from '../../src/errors.js';
@@ -224,8 +225,22 @@ test('a job past the time limit fails with 504 and its worker is replaced', asyn
 test('close finishes requests in flight, then stops listening', async (t) => {
   const { server, url } = await fakeServer(t, { delayMs: 500 });
   const inFlight = post(`${url}/score`, greyPng(4, 4, 128), 'image/png');
+  const socket = connect(Number(new URL(url).port), '127.0.0.1');
+  socket.write('POST /score HTTP/1.1\r\nHost: localhost\r\n');
+  const lateAnswer = new Promise<string>((resolve) => {
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    socket.on('close', () => resolve(text));
+  });
   await new Promise((resolve) => setTimeout(resolve, 100));
   const closed = server.close();
+
+  // Meanwhile, a request whose headers were half sent before close gets 503 E_CLOSING.
+  socket.write('Content-Type: image/png\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+  const late = await lateAnswer;
+  assert.match(late, /^HTTP\/1\.1 503 /);
+  assert.match(late, /"code":"E_CLOSING"/);
+
   const answer = await inFlight;
   assert.equal(answer.status, 200);
   await closed;
