@@ -1,5 +1,6 @@
 /**
- * duiad as a library: datasets, the DUIAD detector, metrics and the tensor engine.
+ * duiad as a library: datasets, the DUIAD detector, metrics, the tensor engine, the HTTP server
+ * and HTML reports.
  *
  * ```ts
  * import { loadDataset, oneClassSplit, fitDuiad, auroc } from 'duiad';
@@ -34,3 +35,18 @@ export { fitDuiad, AbortError } from './methods/duiad/train.js';
 export { DuiadModel, loadDuiadModel, type ModelMetadata } from './methods/duiad/model.js';
 export { auroc, aupr, fprAtTpr, rocCurve, type RocPoint } from './metrics/index.js';
 export * as torch from './torch/index.js';
+export {
+  createServer,
+  defaultServeLimits,
+  startServer,
+  type DuiadServer,
+  type ServeLimits,
+  type ServerOptions,
+} from './serve/index.js';
+export {
+  buildReport,
+  renderReport,
+  type BuildReportOptions,
+  type ReportInput,
+  type ReportItem,
+} from './report/index.js';

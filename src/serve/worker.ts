@@ -21,12 +21,16 @@ function post(message: WorkerMessage, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
 }
 
-/** The buffers of anomaly maps, handed over rather than copied. */
+/**
+ * The buffers of anomaly maps, handed over rather than copied. Only a map that owns its whole
+ * buffer goes: a view into a shared one (Node's pool of small Buffers) is copied instead.
+ */
 function buffersOf(results: readonly object[]): ArrayBuffer[] {
   const buffers = new Set<ArrayBuffer>();
   for (const result of results) {
     const png = (result as { png?: unknown }).png;
-    if (png instanceof Uint8Array && png.buffer instanceof ArrayBuffer) buffers.add(png.buffer);
+    if (!(png instanceof Uint8Array) || !(png.buffer instanceof ArrayBuffer)) continue;
+    if (png.byteOffset === 0 && png.byteLength === png.buffer.byteLength) buffers.add(png.buffer);
   }
   return [...buffers];
 }

@@ -115,7 +115,8 @@ function fakeScorer(model: FakeModel): Scorer {
         const { width, height } = pixels;
         const rgb = new Uint8Array(width * height * 3);
         for (let p = 0; p < width * height; p++) rgb[p * 3] = pixels.data[p * pixels.channels] ?? 0;
-        const png = new Uint8Array(encodePng({ width, height, channels: 3, data: rgb }));
+        // A small Buffer, a view into Node's shared pool, as a real encoder may return.
+        const png = encodePng({ width, height, channels: 3, data: rgb });
         return { path: images[i]?.path ?? '', png };
       });
     },
