@@ -1,6 +1,7 @@
 /**
  * `duiad serve`: the HTTP API on a model file, until SIGINT or SIGTERM. The first signal
- * finishes the requests in flight and stops; a second fails them with 503 and stops at once.
+ * finishes the requests in flight and stops; a second answers them with 503 at once and stops
+ * when the computation in progress returns.
  */
 import { UsageError } from '../errors.js';
 import { defaultServeLimits, type PoolEvent, startServer } from '../serve/index.js';
@@ -87,7 +88,7 @@ export async function serveCommand(flags: ServeFlags, io: CliIO): Promise<number
   });
   const { server, url } = started;
   const { signalled, dispose } = untilSignal(() => {
-    log('second signal: failing requests in flight');
+    log('second signal: answering requests in flight with 503; stopping when the engine returns');
     void server.close({ force: true });
   });
   log(`${server.info.method} model ${modelPath} on ${url} (${flags.workers} workers)`);

@@ -35,12 +35,7 @@ function buffersOf(results: readonly object[]): ArrayBuffer[] {
   return [...buffers];
 }
 
-async function runJob(scorer: Scorer, message: PoolMessage): Promise<void> {
-  if (message.type === 'stop') {
-    scorer.dispose();
-    port.close();
-    return;
-  }
+async function runJob(scorer: Scorer, message: PoolMessage & { type: 'job' }): Promise<void> {
   try {
     const results =
       message.kind === 'score'
@@ -66,6 +61,17 @@ async function load(): Promise<Scorer | null> {
 
 const scorer = await load();
 if (scorer !== null) {
-  port.on('message', (message: PoolMessage) => void runJob(scorer, message));
+  // The job in progress: a stop waits for it, so the scorer is never disposed mid-call.
+  let running: Promise<void> = Promise.resolve();
+  port.on('message', (message: PoolMessage) => {
+    if (message.type === 'job') {
+      running = runJob(scorer, message);
+      return;
+    }
+    void running.then(() => {
+      scorer.dispose();
+      port.close();
+    });
+  });
   post({ type: 'ready', info: scorer.info });
 }

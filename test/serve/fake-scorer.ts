@@ -26,7 +26,7 @@ export interface FakeModel {
   delayMs?: number;
   /** Throws an uncaught exception (a crash) when an image is this wide. */
   crashOnWidth?: number;
-  /** Blocks for a minute when an image is this wide. */
+  /** Blocks for 3 seconds (past any time limit a test sets) when an image is this wide. */
   hangOnWidth?: number;
   /** Refuses to load with this message. */
   failLoad?: string;
@@ -69,7 +69,7 @@ async function behave(
       });
       await new Promise(() => undefined);
     }
-    if (pixels.width === model.hangOnWidth) busyWait(60_000);
+    if (pixels.width === model.hangOnWidth) busyWait(3000);
   }
   if (model.delayMs !== undefined) await new Promise((r) => setTimeout(r, model.delayMs));
   if (model.busyMs !== undefined) busyWait(model.busyMs);
