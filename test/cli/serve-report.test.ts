@@ -8,12 +8,13 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { run } from '../../src/cli/program.js';
 import { tempDir } from '../helpers/data.js';
 import { greyPng } from '../helpers/png.js';
+import type { FakeModel } from '../serve/fake-scorer.js';
 import { fakeModelFile, fakeScorerModule, post } from '../serve/helpers.js';
 
 process.env['DUIAD_SCORER_MODULE'] = fakeScorerModule;
@@ -29,34 +30,53 @@ async function cli(...argv: string[]): Promise<{ code: number; stdout: string; s
   return { code: await run(argv, io), ...out };
 }
 
-test('duiad serve answers, then on SIGTERM finishes the request in flight and exits 0', async (t) => {
-  const model = await fakeModelFile(t, { delayMs: 800 });
-  const child = spawn(process.execPath, [bin, 'serve', '--model', model, '--port', '0'], {
+/** Starts `duiad serve` on a fake model in a child process; resolves once it listens. */
+async function serveProcess(t: TestContext, model: FakeModel) {
+  const modelPath = await fakeModelFile(t, model);
+  const child = spawn(process.execPath, [bin, 'serve', '--model', modelPath, '--port', '0'], {
     env: { ...process.env, DUIAD_SCORER_MODULE: fakeScorerModule },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.after(() => child.kill('SIGKILL'));
-  let stderr = '';
+  const log = { stderr: '' };
   const url = await new Promise<string>((resolve, reject) => {
     child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const found = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
+      log.stderr += chunk.toString();
+      const found = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(log.stderr);
       if (found?.[1] !== undefined) resolve(found[1]);
     });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${log.stderr}`)));
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, url, log, exited };
+}
 
+test('duiad serve answers, then on SIGTERM finishes the request in flight and exits 0', async (t) => {
+  const { child, url, log, exited } = await serveProcess(t, { delayMs: 800 });
   const inFlight = post(`${url}/score?name=mid.png`, greyPng(4, 4, 51), 'image/png');
   await new Promise((resolve) => setTimeout(resolve, 300));
   child.kill('SIGTERM');
   const answer = await inFlight;
   assert.equal(answer.status, 200);
   assert.equal((answer.json as { score: number }).score, 0.2);
-  assert.equal(await exited, 0, stderr);
-  assert.match(stderr, /fake-brightness model .* on http:\/\/127\.0\.0\.1:\d+ \(1 workers\)/);
-  assert.match(stderr, /SIGTERM: finishing requests in flight/);
-  assert.match(stderr, /stopped/);
+  assert.equal(await exited, 0, log.stderr);
+  assert.match(log.stderr, /fake-brightness model .* on http:\/\/127\.0\.0\.1:\d+ \(1 workers\)/);
+  assert.match(log.stderr, /SIGTERM: finishing requests in flight/);
+  assert.match(log.stderr, /stopped/);
+});
+
+test('duiad serve: a second SIGINT answers the request in flight with 503 and exits 0', async (t) => {
+  const { child, url, log, exited } = await serveProcess(t, { busyMs: 2000 });
+  const inFlight = post(`${url}/score`, greyPng(4, 4, 51), 'image/png');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  child.kill('SIGINT');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  child.kill('SIGINT');
+  const answer = await inFlight;
+  assert.equal(answer.status, 503);
+  assert.equal((answer.json as { code: string }).code, 'E_CLOSING');
+  assert.equal(await exited, 0, log.stderr);
+  assert.match(log.stderr, /second signal: answering requests in flight with 503/);
 });
 
 test('duiad serve: bad flags, missing files and unloadable models map to exit codes', async (t) => {
