@@ -4,7 +4,7 @@
  * when the computation in progress returns.
  */
 import { UsageError } from '../errors.js';
-import { defaultServeLimits, type PoolEvent, startServer } from '../serve/index.js';
+import { defaultServeLimits, type ServerEvent, startServer } from '../serve/index.js';
 import type { CliIO } from './io.js';
 import { modelFileFrom, scorerModuleFromEnv } from './model-file.js';
 
@@ -28,7 +28,7 @@ export const serveDefaults = {
   queue: defaultServeLimits.queue,
 } as const;
 
-function describe(event: PoolEvent): string {
+function describe(event: ServerEvent): string {
   switch (event.type) {
     case 'workerReady':
       return `worker ${event.worker} replaced and ready`;
@@ -36,6 +36,8 @@ function describe(event: PoolEvent): string {
       return `worker ${event.worker} stopped (exit code ${event.exitCode})${event.duringJob ? ' during a request' : ''}`;
     case 'workerLoadFailed':
       return `worker ${event.worker} could not load the model: ${event.message}`;
+    case 'internalError':
+      return `internal error (answered 500): ${event.message}`;
     case 'jobTimedOut':
       return `worker ${event.worker} ran past ${event.timeoutMs} ms and is being replaced`;
   }

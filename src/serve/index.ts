@@ -8,6 +8,7 @@ export {
   startServer,
   type DuiadServer,
   type ServeLimits,
+  type ServerEvent,
   type ServerOptions,
 } from './server.js';
 export { HttpError, type ErrorBody, type ServeErrorCode } from './errors.js';

@@ -44,6 +44,9 @@ export const defaultServeLimits: Readonly<ServeLimits> = {
   jobTimeoutMs: 120_000,
 };
 
+/** Something for the operator's log: a worker's lifecycle, or an unexpected error (a 500). */
+export type ServerEvent = PoolEvent | { type: 'internalError'; message: string };
+
 /** How a server is made. */
 export interface ServerOptions {
   /** The model file every worker loads. */
@@ -63,8 +66,8 @@ export interface ServerOptions {
    * at a fake scorer.
    */
   scorerModule?: string;
-  /** Worker lifecycle events (crash, replacement, time-out), for the caller to log. */
-  onEvent?: (event: PoolEvent) => void;
+  /** Worker lifecycle events and unexpected errors, for the caller to log. */
+  onEvent?: (event: ServerEvent) => void;
 }
 
 /** A server whose workers have loaded the model. */
@@ -172,8 +175,9 @@ function addRoutes(app: FastifyInstance, pool: WorkerPool, limits: ServeLimits):
     checkImage(image.data, image.path, limits);
     const [result] = await pool.run('score', [image]);
     if (result === undefined) throw new HttpError(500, 'E_INTERNAL', 'the scorer returned nothing');
-    if (!isScored(result))
+    if (!isScored(result)) {
       throw new HttpError(statusForCode(result.code), result.code, result.error);
+    }
     return result;
   });
 
@@ -182,8 +186,9 @@ function addRoutes(app: FastifyInstance, pool: WorkerPool, limits: ServeLimits):
     checkImage(image.data, image.path, limits);
     const [result] = await pool.run('map', [image]);
     if (result === undefined) throw new HttpError(500, 'E_INTERNAL', 'the scorer returned nothing');
-    if (!('png' in result))
+    if (!('png' in result)) {
       throw new HttpError(statusForCode(result.code), result.code, result.error);
+    }
     return reply.type('image/png').send(Buffer.from(result.png));
   });
 
@@ -235,7 +240,11 @@ function addRoutes(app: FastifyInstance, pool: WorkerPool, limits: ServeLimits):
 /** Apps whose server is closing, for /health. */
 const closingApps = new WeakSet<FastifyInstance>();
 
-function buildApp(pool: WorkerPool, limits: ServeLimits): FastifyInstance {
+function buildApp(
+  pool: WorkerPool,
+  limits: ServeLimits,
+  onEvent?: (event: ServerEvent) => void,
+): FastifyInstance {
   // Requests that arrive while closing get this server's own 503 below, not fastify's.
   const app = Fastify({ bodyLimit: limits.bodyBytes, logger: false, return503OnClosing: false });
 
@@ -260,6 +269,8 @@ function buildApp(pool: WorkerPool, limits: ServeLimits): FastifyInstance {
   });
   app.setErrorHandler((error, _request, reply) => {
     const [status, body] = toErrorBody(error, limits);
+    // The client gets no details of an unexpected error; the operator does.
+    if (body.code === 'E_INTERNAL') onEvent?.({ type: 'internalError', message: String(error) });
     if (body.code === 'E_BUSY' || body.code === 'E_CLOSING') reply.header('retry-after', '1');
     return errorReply(reply, status, body);
   });
@@ -290,7 +301,7 @@ export async function createServer(options: ServerOptions): Promise<DuiadServer>
     jobTimeoutMs: limits.jobTimeoutMs,
     onEvent: options.onEvent,
   });
-  const app = buildApp(pool, limits);
+  const app = buildApp(pool, limits, options.onEvent);
   let appClosed: Promise<void> | null = null;
 
   return {

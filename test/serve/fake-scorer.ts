@@ -26,6 +26,8 @@ export interface FakeModel {
   delayMs?: number;
   /** Throws an uncaught exception (a crash) when an image is this wide. */
   crashOnWidth?: number;
+  /** Throws a plain Error (a bug, not a bad image) when an image is this wide. */
+  throwOnWidth?: number;
   /** Blocks for 3 seconds (past any time limit a test sets) when an image is this wide. */
   hangOnWidth?: number;
   /** Refuses to load with this message. */
@@ -70,6 +72,7 @@ async function behave(
       await new Promise(() => undefined);
     }
     if (pixels.width === model.hangOnWidth) busyWait(3000);
+    if (pixels.width === model.throwOnWidth) throw new Error('fake: a bug in the scorer');
   }
   if (model.delayMs !== undefined) await new Promise((r) => setTimeout(r, model.delayMs));
   if (model.busyMs !== undefined) busyWait(model.busyMs);

@@ -216,6 +216,21 @@ test('a worker that crashes fails its request with 500 and is replaced', async (
   assert.deepEqual(events, ['workerExited', 'workerReady']);
 });
 
+test('a scorer that throws gives 500 E_INTERNAL, logged as an event, and serving goes on', async (t) => {
+  const events: string[] = [];
+  const onEvent = (e: { type: string; message?: string }) => events.push(`${e.type} ${e.message}`);
+  const { url } = await fakeServer(t, { throwOnWidth: 15 }, { onEvent });
+  assertError(
+    await post(`${url}/score`, greyPng(15, 1, 0), 'image/png'),
+    500,
+    'E_INTERNAL',
+    /a bug/,
+  );
+  assert.equal((await post(`${url}/score`, greyPng(4, 4, 0), 'image/png')).status, 200);
+  assert.equal(events.length, 1);
+  assert.match(events[0] ?? '', /^internalError .*fake: a bug in the scorer/);
+});
+
 test('a job past the time limit fails with 504 and its worker is replaced', async (t) => {
   const { url } = await fakeServer(t, { hangOnWidth: 14 }, { limits: { jobTimeoutMs: 300 } });
   const started = performance.now();
