@@ -18,7 +18,7 @@ const engineScorer = fileURLToPath(new URL('./engine-scorer.js', import.meta.url
 
 async function engineServer(dir: string, jobTimeoutMs: number) {
   const modelPath = join(dir, 'engine-model.json');
-  await writeFile(modelPath, JSON.stringify({ engineMs: 1500, engineOnWidth: 14 }));
+  await writeFile(modelPath, JSON.stringify({ engineMs: 2500, engineOnWidth: 14 }));
   const events: string[] = [];
   const started = await startServer({
     modelPath,
@@ -35,7 +35,7 @@ test('a job that times out inside the engine gets 504; its worker stops when the
   const started = performance.now();
   const slow = await post(`${url}/score`, greyPng(14, 1, 0), 'image/png');
   assert.equal(slow.status, 504);
-  assert.ok(performance.now() - started < 1400, 'the 504 did not wait for the engine');
+  assert.ok(performance.now() - started < 2000, 'the 504 did not wait for the engine');
   // The replacement serves while the timed-out worker still computes.
   const next = await post(`${url}/score`, greyPng(4, 4, 255), 'image/png');
   assert.equal(next.status, 200);
@@ -52,7 +52,7 @@ test('a forced close answers 503 at once and stops after the engine call returns
   const answer = await inFlight;
   const answeredMs = performance.now() - started;
   assert.equal(answer.status, 503);
-  assert.ok(answeredMs < 800, `503 after ${answeredMs.toFixed(0)} ms`);
+  assert.ok(answeredMs < 1500, `503 after ${answeredMs.toFixed(0)} ms`);
   await closed;
   assert.ok(performance.now() - started > answeredMs);
 });

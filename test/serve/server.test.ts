@@ -189,7 +189,7 @@ test('POST /map answers the anomaly map as a PNG, again and again', async (t) =>
 });
 
 test('a full queue answers 503 E_BUSY with Retry-After', async (t) => {
-  const { url } = await fakeServer(t, { delayMs: 600 }, { limits: { queue: 2 } });
+  const { url } = await fakeServer(t, { delayMs: 1500 }, { limits: { queue: 2 } });
   // One runs, two wait, the other three are refused.
   const answers = await Promise.all(
     Array.from({ length: 6 }, () => post(`${url}/score`, greyPng(2, 2, 0), 'image/png')),
