@@ -4,10 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
 import { DuiadError } from '../../src/errors.js';
-import { createServer } from '../../src/serve/index.js';
+import { createServer, defaultScorerModule } from '../../src/serve/index.js';
 import { greyPng, encodePng, decodePng } from '../helpers/png.js';
 import { type Answer, blob, fakeModelFile, fakeScorerModule, fakeServer, post } from './helpers.js';
 
@@ -302,4 +304,10 @@ test('encodePng writes what decodePng reads', () => {
   const pixels = decodePng(encodePng({ width: 2, height: 3, channels: 4, data }));
   assert.deepEqual([pixels.width, pixels.height, pixels.channels], [2, 3, 4]);
   assert.deepEqual([...pixels.data], [...data]);
+});
+
+test('by default the server loads models through the compiled detect module', () => {
+  // This file is dist/test/serve/server.test.js; the detect module is dist/src/detect/index.js.
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  assert.equal(defaultScorerModule, join(here, '..', '..', 'src', 'detect', 'index.js'));
 });
