@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libtorch-dev libopenblas0-pthread dataset-fashion-mnist build-essential python3)
+# chromium: the headless browser the report test opens reports in (puppeteer-core drives it).
+packages=(libtorch-dev libopenblas0-pthread dataset-fashion-mnist build-essential python3 chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,6 +1,7 @@
 /**
  * duiad as a library: image folders, the calibrated detector (`fit`, `score`, `save`,
- * `load`), datasets, the DUIAD method, metrics and the tensor engine.
+ * `load`), datasets, the DUIAD method, metrics, the tensor engine, the HTTP server and HTML
+ * reports.
  *
  * ```ts
  * import { loadDataset, oneClassSplit, fitDuiad, auroc } from 'duiad';
@@ -79,3 +80,18 @@ export {
 } from './methods/duiad/model.js';
 export { auroc, aupr, fprAtTpr, rocCurve, type RocPoint } from './metrics/index.js';
 export * as torch from './torch/index.js';
+export {
+  createServer,
+  defaultServeLimits,
+  startServer,
+  type DuiadServer,
+  type ServeLimits,
+  type ServerOptions,
+} from './serve/index.js';
+export {
+  buildReport,
+  renderReport,
+  type BuildReportOptions,
+  type ReportInput,
+  type ReportItem,
+} from './report/index.js';

@@ -13,7 +13,9 @@ import { benchCommand } from './bench.js';
 import { evalCommand } from './eval.js';
 import type { CliIO } from './io.js';
 import { parseChoice, parseChoiceNumber, parseInteger, parseNumber } from './parse.js';
+import { reportCommand } from './report.js';
 import { anomalyExitCode, scoreCommand } from './score.js';
+import { serveCommand, serveDefaults } from './serve.js';
 import { trainCommand } from './train.js';
 
 const exitHelp = `
@@ -199,6 +201,63 @@ function benchCommandSpec(io: CliIO, done: (code: number) => void): Command {
   return addThreads(cmd).action(async (flags) => done(await benchCommand(flags, io)));
 }
 
+const scorerModuleHelp = `
+The model is loaded through the scorer module (the compiled detect module); tests point
+DUIAD_SCORER_MODULE at a fake one.`;
+
+function serveCommandSpec(io: CliIO, done: (code: number) => void): Command {
+  return new Command('serve')
+    .description('HTTP API that scores images with a model, until SIGINT or SIGTERM')
+    .requiredOption('--model <path>', 'model folder or model.safetensors')
+    .option('--host <address>', 'address to listen on', serveDefaults.host)
+    .option(
+      '--port <n>',
+      'TCP port (0: any free one)',
+      parseInteger('--port', 0, 65_535),
+      serveDefaults.port,
+    )
+    .option(
+      '--workers <n>',
+      'scoring threads, each with its own copy of the model',
+      parseInteger('--workers', 1, 64),
+      serveDefaults.workers,
+    )
+    .option(
+      '--max-body-mb <x>',
+      'largest request body in MiB (one image, or a whole batch)',
+      parseNumber('--max-body-mb', 0.001, 1024),
+      serveDefaults.maxBodyMb,
+    )
+    .option(
+      '--queue <n>',
+      'requests that may wait for a worker before the server answers 503',
+      parseInteger('--queue', 1, 100_000),
+      serveDefaults.queue,
+    )
+    .option('--json', 'print {url, info} as one JSON line on stdout once listening')
+    .addHelpText('after', scorerModuleHelp)
+    .action(async (flags) => done(await serveCommand(flags, io)));
+}
+
+function reportCommandSpec(io: CliIO, done: (code: number) => void): Command {
+  return new Command('report')
+    .description('score folders of images and write one self-contained HTML report')
+    .argument('[paths...]', 'unlabelled image files or folders')
+    .requiredOption('--model <path>', 'model folder or model.safetensors')
+    .option('--normal <dir>', 'folder of images known to be normal')
+    .option('--anomalous <dir>', 'folder of images known to be anomalous')
+    .option('--out <file>', 'the HTML file to write', 'report.html')
+    .option(
+      '--top <n>',
+      'rows in the most and least anomalous tables',
+      parseInteger('--top', 1, 1000),
+      8,
+    )
+    .option('--json', 'print a JSON summary on stdout')
+    .addHelpText('after', scorerModuleHelp)
+    .action(async (paths: string[], flags) => done(await reportCommand(flags, paths, io)));
+}
+
 /** Runs the CLI on `argv` (without the node and script entries); resolves to the exit code. */
 export async function run(argv: readonly string[], io: CliIO): Promise<number> {
   let code = 0;
@@ -221,6 +280,8 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     evalCommandSpec(io, done),
     scoreCommandSpec(io, done),
     benchCommandSpec(io, done),
+    serveCommandSpec(io, done),
+    reportCommandSpec(io, done),
   ]) {
     program.addCommand(
       sub
