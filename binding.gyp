@@ -22,7 +22,7 @@
       ],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter"],
-      "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8"]
+      "defines": ["NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "NAPI_VERSION=8"]
     }
   ]
 }

@@ -5,11 +5,9 @@
  * one that runs past the time limit fails its job with a 504, is replaced at once, and stops
  * when its computation returns.
  *
- * NOTE: the pool never terminates a worker that may be inside an engine call: tearing down a
- * thread there aborts the whole process (the addon throws a C++ Napi::Error that nothing
- * catches; see test/serve/native-worker.test.ts). So a timed-out or forced-out worker is asked
- * to stop and finishes its current call first; only a worker with nothing to compute is
- * terminated, and only when it ignores the request to stop.
+ * A timed-out or forced-out worker is first asked to stop, so that it can finish its current
+ * call and free its model; one that still runs after the grace period is terminated, even
+ * inside an engine call (the addon survives that: see test/serve/native-worker.test.ts).
  */
 import { Worker } from 'node:worker_threads';
 
@@ -319,16 +317,14 @@ export class WorkerPool {
   }
 
   /**
-   * Asks a worker to stop (after its current job) and waits until it exits. A worker that has
-   * nothing to compute and still runs after the grace period is terminated.
+   * Asks a worker to stop (after its current job) and waits until it exits. A worker that
+   * still runs after the grace period is terminated.
    */
   private async stopWorker(slot: Slot): Promise<void> {
     if (slot.state === 'dead') return;
     if (slot.state !== 'retiring') slot.state = 'stopping';
     this.requestStop(slot);
-    const check = setInterval(() => {
-      if (!slot.computing) void slot.worker.terminate();
-    }, stopGraceMs);
+    const check = setInterval(() => void slot.worker.terminate(), stopGraceMs);
     await slot.exited;
     clearInterval(check);
   }
