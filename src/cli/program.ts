@@ -128,6 +128,11 @@ function trainCommandSpec(io: CliIO, done: (code: number) => void): Command {
       parseChoice('--entropy-on', ['encoder', 'projection'] as const),
     )
     .option(
+      '--score <kind>',
+      'anomaly score: knn (default), rotation (the rotation classifier; needs --mi rotation or both)',
+      parseChoice('--score', ['knn', 'rotation'] as const),
+    )
+    .option(
       '--temperature <x>',
       'InfoNCE temperature (default 0.2)',
       parseNumber('--temperature', 0.001, 100),

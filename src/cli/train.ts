@@ -22,6 +22,7 @@ import type {
   EntropyEstimator,
   EntropyTarget,
   MiEstimator,
+  ScoreKind,
 } from '../methods/duiad/config.js';
 import { fitDuiad } from '../methods/duiad/train.js';
 import type { ResNetPreset } from '../models/resnet.js';
@@ -52,6 +53,7 @@ export interface TrainFlags {
   rotationWeight?: number;
   entropy?: EntropyEstimator;
   entropyOn?: EntropyTarget;
+  score?: ScoreKind;
   temperature?: number;
   encoder?: ResNetPreset;
   k?: number;
@@ -75,6 +77,7 @@ function configFromFlags(flags: TrainFlags): Partial<DuiadConfig> {
     rotationWeight: flags.rotationWeight,
     entropy: flags.entropy,
     entropyOn: flags.entropyOn,
+    score: flags.score,
     temperature: flags.temperature,
     encoder: flags.encoder,
     k: flags.k,
