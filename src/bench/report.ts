@@ -86,6 +86,11 @@ export function markdownTable(
     `| **mean ± std (seeds)** | ${methodNames
       .map((m) => {
         const s = summaries[m] as MethodSummary;
+        const covered = Object.keys(s.classes).length;
+        // A mean over some classes only is not comparable with a full one: say so.
+        if (covered < names.length) {
+          return `${s.meanAuroc.toFixed(1)} (${covered} of ${names.length} classes only)`;
+        }
         return `**${s.meanAuroc.toFixed(1)}** ± ${s.std.toFixed(1)} (${s.seeds})`;
       })
       .join(' | ')} |`,
