@@ -153,10 +153,18 @@ DUIAD_OP(crossEntropy) {
   return wrap(a.env(), at::cross_entropy_loss(logits, t, {}, at::Reduction::Mean, -100, smoothing));
 }
 
+// mseLoss(input, target, reduction 'mean' | 'sum' | 'none')
 DUIAD_OP(mseLoss) {
   at::Tensor x = a.tensor(0, "input");
   at::Tensor y = a.tensor(1, "target");
-  return wrap(a.env(), at::mse_loss(x, y));
+  std::string r = a.has(2) ? a.string(2, "reduction") : "mean";
+  int64_t reduction = r == "mean" ? at::Reduction::Mean : r == "sum" ? at::Reduction::Sum
+                      : r == "none" ? at::Reduction::None : -1;
+  if (reduction < 0) a.rangeError("argument 'reduction' must be 'mean', 'sum' or 'none' (got '" + r + "')");
+  // torch.nn.functional.mse_loss broadcasts before calling the kernel, whose gradient for a
+  // broadcast target is otherwise wrong; do the same.
+  auto both = at::broadcast_tensors({x, y});
+  return wrap(a.env(), at::mse_loss(both[0], both[1], reduction));
 }
 
 // normalize(input, p, dim, eps): input / max(||input||_p along dim, eps)

@@ -140,6 +140,13 @@ export interface NativeBindings {
   matmul(a: H, b: H): H;
   topk(a: H, k: number, dim?: number, largest?: boolean): [H, H];
   sort(a: H, dim?: number, descending?: boolean): [H, H];
+  logicalAnd(a: H, b: Other): H;
+  logicalOr(a: H, b: Other): H;
+  argmin(a: H, dim: number, keepdim?: boolean): H;
+  norm(a: H, p: number, dims?: readonly number[], keepdim?: boolean): H;
+  split(a: H, sizes: number | readonly number[], dim?: number): H[];
+  maskedSelect(a: H, mask: H): H;
+  bmm(a: H, b: H): H;
 
   conv2d(
     input: H,
@@ -187,7 +194,7 @@ export interface NativeBindings {
   softmax(input: H, dim?: number): H;
   logSoftmax(input: H, dim?: number): H;
   crossEntropy(logits: H, targets: H, labelSmoothing?: number): H;
-  mseLoss(input: H, target: H): H;
+  mseLoss(input: H, target: H, reduction?: 'mean' | 'sum' | 'none'): H;
   normalize(input: H, p?: number, dim?: number, eps?: number): H;
   cosineSimilarity(a: H, b: H, dim?: number, eps?: number): H;
   cdist(a: H, b: H, p?: number): H;
