@@ -176,15 +176,20 @@ function runWorker(cfg: WorkerConfig): WorkerResult {
   };
 }
 
-/** Same allocator settings on both sides (the addon also sets them through mallopt). */
-const mallocEnv = { MALLOC_MMAP_MAX_: '0', MALLOC_TRIM_THRESHOLD_: String(1 << 30) };
+/**
+ * Allocator settings given to both sides: glibc's defaults (no MALLOC_* variables), which
+ * both the addon and PyTorch use. MALLOC_MMAP_MAX_=0 fragments Node's heap (see README.md).
+ */
+const mallocEnv: Record<string, string> = {};
 
 function spawnWorker(side: 'duiad' | 'pytorch', cfg: WorkerConfig): WorkerResult {
   const [command, args] =
     side === 'duiad'
       ? [process.execPath, [fileURLToPath(import.meta.url), '--worker', JSON.stringify(cfg)]]
       : ['/usr/bin/python3', [join(root, 'benchmarks/engine/bench_torch.py'), JSON.stringify(cfg)]];
-  const env = { ...process.env, ...mallocEnv, OMP_NUM_THREADS: String(cfg.threads) };
+  const env: Record<string, string | undefined> = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('MALLOC_')) delete env[k];
+  Object.assign(env, mallocEnv, { OMP_NUM_THREADS: String(cfg.threads) });
   const result = spawnSync(command, args, { env, encoding: 'utf8', maxBuffer: 1 << 20 });
   const last = result.stdout.trim().split('\n').pop() ?? '';
   if (result.status !== 0 || !last.startsWith('{')) {
@@ -283,7 +288,12 @@ function main(): void {
   );
   const report = {
     date: new Date().toISOString(),
-    settings: { ...base, memoryFormat: 'channelsLast', precision: 'float32', malloc: mallocEnv },
+    settings: {
+      ...base,
+      memoryFormat: 'channelsLast',
+      precision: 'float32',
+      malloc: 'glibc defaults on both sides',
+    },
     flopsPerImage: Object.fromEntries(models.map((m) => [m, forwardFlops(m)])),
     results,
     variants,

@@ -152,7 +152,15 @@ export class ResNet extends Module {
       // Inputs follow the weights' layout, so no convolution mixes the two.
       const input = this.config.channelsLast === false ? contiguous(x) : channelsLast(x);
       let h = this.stemBn.forward(this.stem.forward(input)).relu();
-      for (const stage of this.stages) for (const block of stage) h = block.forward(h);
+      // Free each block's output once the next block has read it (autograd keeps what
+      // backward needs by itself): under noGrad only about one block's activations live.
+      for (const stage of this.stages) {
+        for (const block of stage) {
+          const next = block.forward(h);
+          h.dispose();
+          h = next;
+        }
+      }
       return globalAvgPool(h);
     });
   }

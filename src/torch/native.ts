@@ -23,6 +23,14 @@ export interface GeneratorHandle {
 /** Element types the engine supports. */
 export type DType = 'float32' | 'float64' | 'bfloat16' | 'int64' | 'int32' | 'uint8' | 'bool';
 
+/** The large-block CPU cache: bytes mapped (live + cached), bytes cached, hits and misses. */
+export interface AllocatorStats {
+  mappedBytes: number;
+  cachedBytes: number;
+  hits: number;
+  misses: number;
+}
+
 /** Memory layouts: row-major (`contiguous`) or channels-last (NHWC order for rank 4). */
 export type MemoryFormat = 'contiguous' | 'channelsLast';
 
@@ -79,6 +87,8 @@ export interface NativeBindings {
   setNumThreads(threads: number): void;
   getNumThreads(): number;
   liveTensors(): number;
+  allocatorStats(): AllocatorStats;
+  emptyCache(): void;
   version(): string;
   dispose(t: H): void;
 

@@ -8,6 +8,10 @@ import { test } from 'node:test';
 
 import {
   BatchNorm2d,
+  allocatorStats,
+  channelsLast,
+  conv2d,
+  emptyCache,
   Conv2d,
   Generator,
   Linear,
@@ -195,4 +199,33 @@ test('1,000 SGD steps keep live tensors exactly flat and RSS flat', () => {
   x.dispose();
   targets.dispose();
   assert.equal(liveTensors(), before, 'everything is freed at the end');
+});
+
+test('inference with large activations keeps resident memory flat (block cache)', () => {
+  const before = liveTensors();
+  const generator = new Generator(9);
+  // 16 × 16 × 64 × 64 float32 activations: 4 MiB each, served by the large-block cache.
+  const [x, w1, w2] = tidy(() => [
+    channelsLast(randn([16, 8, 64, 64], generator)),
+    channelsLast(randn([16, 8, 3, 3], generator).mul(0.1)),
+    channelsLast(randn([16, 16, 3, 3], generator).mul(0.1)),
+  ]) as [Tensor, Tensor, Tensor];
+  const batch = () =>
+    noGrad(() =>
+      tidy(() => {
+        const h = conv2d(x, w1, null, { padding: 1 }).relu();
+        return conv2d(h, w2, null, { padding: 1 }).relu().mean().item();
+      }),
+    );
+  for (let i = 0; i < 5; i++) batch();
+  const rss = process.memoryUsage().rss;
+  const hits = allocatorStats().hits;
+  for (let i = 0; i < 40; i++) batch();
+  const growth = (process.memoryUsage().rss - rss) / 2 ** 20;
+  assert.ok(growth < 8, `RSS grew by ${growth.toFixed(1)} MB over 40 batches`);
+  assert.ok(allocatorStats().hits >= hits + 80, 'freed activation blocks are reused');
+  dispose([x, w1, w2]);
+  emptyCache();
+  assert.equal(allocatorStats().cachedBytes, 0);
+  assert.equal(liveTensors(), before);
 });
