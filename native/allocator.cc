@@ -154,7 +154,9 @@ void InstallAllocator(Napi::Env env, Napi::Object exports) {
     }
     // Leaked on purpose: tensors may outlive every JavaScript environment.
     CachingCpuAllocator::instance_ = new CachingCpuAllocator(c10::GetCPUAllocator(), capMb << 20);
-    c10::SetCPUAllocator(CachingCpuAllocator::instance_, /*priority=*/1);
+    if (std::getenv("DUIAD_NO_BLOCK_CACHE") == nullptr) {
+      c10::SetCPUAllocator(CachingCpuAllocator::instance_, /*priority=*/1);
+    }
   });
   exportBinding(env, exports, "allocatorStats", allocatorStats);
   exportBinding(env, exports, "emptyCache", emptyCache);

@@ -29,6 +29,21 @@ DUIAD_OP(conv2d) {
   ConvArgs c = convArgs(a);
   auto dilation = a.has(5) ? a.intList(5, "dilation", 2, 2, 1, kMaxKernel) : std::vector<int64_t>{1, 1};
   int64_t groups = a.integerOr(6, "groups", 1, kMaxKernel, 1);
+  bool oneByOne = c.weight.size(2) == 1 && c.weight.size(3) == 1;
+  bool strided = c.stride[0] != 1 || c.stride[1] != 1;
+  bool unpadded = c.padding[0] == 0 && c.padding[1] == 0;
+  bool channelsLast = c.input.is_contiguous(at::MemoryFormat::ChannelsLast) ||
+                      c.weight.is_contiguous(at::MemoryFormat::ChannelsLast);
+  if (oneByOne && strided && unpadded && channelsLast && c.input.size(2) > 0 && c.input.size(3) > 0) {
+    // NOTE: libtorch 1.13's oneDNN backward of a strided 1x1 convolution in channels-last
+    // order writes out of bounds (heap corruption, wrong weight gradients; reproduced with
+    // Debian's python3-torch). A 1x1 kernel without padding reads only every stride-th
+    // pixel, so take those pixels first and convolve with stride 1: the same values.
+    at::Tensor picked = c.input.slice(2, 0, c.input.size(2), c.stride[0])
+                            .slice(3, 0, c.input.size(3), c.stride[1]);
+    std::vector<int64_t> one{1, 1}, zero{0, 0};
+    return wrap(a.env(), at::conv2d(picked, c.weight, c.bias, one, zero, dilation, groups));
+  }
   return wrap(a.env(), at::conv2d(c.input, c.weight, c.bias, c.stride, c.padding, dilation, groups));
 }
 

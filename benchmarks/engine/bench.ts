@@ -11,8 +11,8 @@
  * `--json` prints the full results, then one last line with the four ratios.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -200,6 +200,26 @@ function spawnWorker(side: 'duiad' | 'pytorch', cfg: WorkerConfig): WorkerResult
   return JSON.parse(last) as WorkerResult;
 }
 
+/**
+ * Peak float32 throughput of this machine: cores × clock × FLOPs per cycle per core. With
+ * AVX2 and FMA (no AVX-512), a core issues two 256-bit FMAs per cycle: 2 × 8 lanes × 2
+ * FLOPs = 32 FLOPs/cycle. The clock is the nominal one /proc/cpuinfo reports.
+ */
+function machinePeak(): { cores: number; mhz: number; flopsPerCycle: number; peakGflops: number } {
+  const info = readFileSync('/proc/cpuinfo', 'utf8');
+  const flags = /^flags\s*:(.*)$/m.exec(info)?.[1] ?? '';
+  const mhz = Number(/^cpu MHz\s*:\s*([\d.]+)/m.exec(info)?.[1] ?? 0);
+  const cores = cpus().length;
+  const wide = /\bavx512f\b/.test(flags) ? 16 : /\bavx2\b/.test(flags) ? 8 : 4;
+  const flopsPerCycle = 2 * wide * (/\bfma\b/.test(flags) ? 2 : 1);
+  return {
+    cores,
+    mhz,
+    flopsPerCycle,
+    peakGflops: +((cores * mhz * flopsPerCycle) / 1000).toFixed(1),
+  };
+}
+
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
@@ -262,31 +282,8 @@ function main(): void {
   const models: ModelName[] = ['resnet18', 'smallCnn'];
   const modes: Mode[] = ['train', 'infer'];
   const results: Record<string, Record<string, Comparison>> = {};
-  for (const model of process.argv.includes('--variants-only') ? [] : models) {
-    results[model] = {};
-    for (const mode of modes) {
-      const cfg = { ...base, model, mode, channelsLast: true, bf16: false };
-      (results[model] as Record<string, Comparison>)[mode] = compare(cfg, rounds, log);
-    }
-  }
   const variants: Record<string, Comparison> = {};
-  if (process.argv.includes('--variants') || process.argv.includes('--variants-only')) {
-    for (const model of models) {
-      for (const mode of modes) {
-        const nchw = { ...base, model, mode, channelsLast: false, bf16: false };
-        variants[`${model}.${mode}.nchw`] = compare(nchw, 1, log);
-        const bf16 = { ...base, model, mode, channelsLast: true, bf16: true };
-        variants[`${model}.${mode}.bf16`] = compare(bf16, 1, log);
-      }
-    }
-  }
-  const ratios = Object.fromEntries(
-    models.map((m) => [
-      m,
-      { trainRatio: results[m]?.['train']?.ratio, inferRatio: results[m]?.['infer']?.ratio },
-    ]),
-  );
-  const report = {
+  const report = () => ({
     date: new Date().toISOString(),
     settings: {
       ...base,
@@ -294,14 +291,43 @@ function main(): void {
       precision: 'float32',
       malloc: 'glibc defaults on both sides',
     },
+    machine: machinePeak(),
     flopsPerImage: Object.fromEntries(models.map((m) => [m, forwardFlops(m)])),
     results,
     variants,
-    ratios,
-  };
-  writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
+    ratios: Object.fromEntries(
+      models.map((m) => [
+        m,
+        { trainRatio: results[m]?.['train']?.ratio, inferRatio: results[m]?.['infer']?.ratio },
+      ]),
+    ),
+  });
+  // Saved after every comparison, so an interrupted run keeps what it measured.
+  const save = () => writeFileSync(out, JSON.stringify(report(), null, 2) + '\n');
+  for (const model of process.argv.includes('--variants-only') ? [] : models) {
+    results[model] = {};
+    for (const mode of modes) {
+      const cfg = { ...base, model, mode, channelsLast: true, bf16: false };
+      (results[model] as Record<string, Comparison>)[mode] = compare(cfg, rounds, log);
+      save();
+    }
+  }
+  if (process.argv.includes('--variants') || process.argv.includes('--variants-only')) {
+    for (const model of models) {
+      for (const mode of modes) {
+        const nchw = { ...base, model, mode, channelsLast: false, bf16: false };
+        variants[`${model}.${mode}.nchw`] = compare(nchw, 1, log);
+        save();
+        const bf16 = { ...base, model, mode, channelsLast: true, bf16: true };
+        variants[`${model}.${mode}.bf16`] = compare(bf16, 1, log);
+        save();
+      }
+    }
+  }
+  const { ratios } = report();
+  save();
   if (json) {
-    process.stdout.write(JSON.stringify(report) + '\n');
+    process.stdout.write(JSON.stringify(report()) + '\n');
     process.stdout.write(JSON.stringify(ratios) + '\n');
   } else {
     for (const m of models) {
