@@ -8,7 +8,8 @@
         "native/tensor.cc",
         "native/math.cc",
         "native/nn.cc",
-        "native/optim.cc"
+        "native/optim.cc",
+        "native/allocator.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -1,6 +1,5 @@
 // Entry point of the duiad engine addon.
 #include <ATen/Parallel.h>
-#include <malloc.h>
 
 #include <thread>
 
@@ -11,10 +10,10 @@ namespace duiad {
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
 
-  // glibc returns large activation buffers to the system and maps them again on every
-  // training step; keeping them in the heap made training visibly faster.
-  mallopt(M_MMAP_MAX, 0);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  // NOTE: glibc's allocator keeps its defaults; large tensors go through the caching
+  // allocator (allocator.cc). Disabling mmap (M_MMAP_MAX 0, a high trim threshold) was
+  // tried: the small allocations of JavaScript handles land between freed activation
+  // buffers, the heap fragments, and resident memory grew by one activation per op call.
 
   // libtorch uses one thread here unless told otherwise; default to all cores.
   unsigned cores = std::thread::hardware_concurrency();
@@ -26,6 +25,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterMathOps(env, exports);
   RegisterNnOps(env, exports);
   RegisterOptimOps(env, exports);
+  InstallAllocator(env, exports);
   return exports;
 }
 

@@ -118,6 +118,7 @@ void RegisterTensorOps(Napi::Env env, Napi::Object exports);
 void RegisterMathOps(Napi::Env env, Napi::Object exports);
 void RegisterNnOps(Napi::Env env, Napi::Object exports);
 void RegisterOptimOps(Napi::Env env, Napi::Object exports);
+void InstallAllocator(Napi::Env env, Napi::Object exports);
 
 }  // namespace duiad
 

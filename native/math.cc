@@ -1,4 +1,6 @@
 // Elementwise math, comparisons, reductions, shape and indexing ops.
+#include <cmath>
+
 #include "common.h"
 
 namespace duiad {
@@ -8,7 +10,14 @@ namespace {
 at::Tensor binary(Args& a, const at::Tensor& x, at::Tensor (*fn)(const at::Tensor&, const at::Tensor&),
                   at::Tensor (*scalarFn)(const at::Tensor&, const at::Scalar&)) {
   Napi::Value v = a.value(1, "other");
-  if (v.IsNumber()) return scalarFn(x, at::Scalar(a.number(1, "other")));
+  if (v.IsNumber()) {
+    // An integral number is an integer scalar, so int64 + 3 stays int64 as in PyTorch.
+    double q = a.number(1, "other");
+    if (std::floor(q) == q && std::abs(q) <= 9007199254740992.0) {
+      return scalarFn(x, at::Scalar(static_cast<int64_t>(q)));
+    }
+    return scalarFn(x, at::Scalar(q));
+  }
   return fn(x, a.tensor(1, "other"));
 }
 
@@ -33,6 +42,8 @@ BINARY_OP(lt, at::lt(p, q), at::lt(p, q))
 BINARY_OP(le, at::le(p, q), at::le(p, q))
 BINARY_OP(gt, at::gt(p, q), at::gt(p, q))
 BINARY_OP(ge, at::ge(p, q), at::ge(p, q))
+BINARY_OP(logicalAnd, at::logical_and(p, q), at::logical_and(p, at::scalar_tensor(q, p.options())))
+BINARY_OP(logicalOr, at::logical_or(p, q), at::logical_or(p, at::scalar_tensor(q, p.options())))
 
 #define UNARY_OP(name, expr)                \
   DUIAD_OP(name) {                          \
@@ -103,6 +114,28 @@ DUIAD_OP(argmax) {
   return wrap(a.env(), at::argmax(x, d, a.booleanOr(2, "keepdim", false)));
 }
 
+DUIAD_OP(argmin) {
+  at::Tensor x = a.tensor(0, "input");
+  int64_t d = a.integer(1, "dim", -std::max<int64_t>(x.dim(), 1), std::max<int64_t>(x.dim(), 1) - 1);
+  return wrap(a.env(), at::argmin(x, d, a.booleanOr(2, "keepdim", false)));
+}
+
+// norm(input, p, dims?, keepdim): the Lp norm over dims (all when empty); floating inputs.
+DUIAD_OP(norm) {
+  at::Tensor x = a.tensor(0, "input");
+  a.floating(x, "input");
+  double p = a.number(1, "p");
+  if (!(p > 0)) a.rangeError("argument 'p' must be positive (got " + std::to_string(p) + ")");
+  auto dims = reduceDims(a, x, 2);
+  bool keep = a.booleanOr(3, "keepdim", false);
+  if (dims.empty()) {
+    std::vector<int64_t> all(x.dim());
+    for (int64_t k = 0; k < x.dim(); k++) all[k] = k;
+    dims = all;
+  }
+  return wrap(a.env(), at::norm(x, p, dims, keep));
+}
+
 // Shape ops.
 DUIAD_OP(reshape) {
   at::Tensor x = a.tensor(0, "input");
@@ -153,6 +186,27 @@ DUIAD_OP(stack) {
   int64_t r = xs[0].dim() + 1;
   return wrap(a.env(), at::stack(xs, a.integerOr(1, "dim", -r, r - 1, 0)));
 }
+// split(input, sizes, dim): consecutive pieces along dim; `sizes` is one piece length (the last
+// piece may be shorter) or an array of lengths that add up to the dim's size.
+DUIAD_OP(split) {
+  at::Tensor x = a.tensor(0, "input");
+  a.rank(x, "input", 1, 8);
+  int64_t r = x.dim();
+  int64_t dim = a.integerOr(2, "dim", -r, r - 1, 0);
+  int64_t total = x.size(dim);
+  if (a.value(1, "sizes").IsNumber()) {
+    int64_t size = a.integer(1, "sizes", 1, int64_t{1} << 36);
+    return wrapList(a.env(), at::split(x, size, dim));
+  }
+  auto sizes = a.intList(1, "sizes", 1, 1 << 16, 0, int64_t{1} << 36);
+  int64_t sum = 0;
+  for (int64_t s : sizes) sum += s;
+  if (sum != total) {
+    a.rangeError("argument 'sizes' adds up to " + std::to_string(sum) + " but dim " +
+                 std::to_string(dim) + " has size " + std::to_string(total));
+  }
+  return wrapList(a.env(), at::split_with_sizes(x, sizes, dim));
+}
 DUIAD_OP(narrow) {
   at::Tensor x = a.tensor(0, "input");
   a.rank(x, "input", 1, 8);
@@ -193,6 +247,15 @@ DUIAD_OP(maskedFill) {
   at::Tensor mask = a.tensor(1, "mask");
   return wrap(a.env(), x.masked_fill(mask.to(at::kBool), a.number(2, "value")));
 }
+// maskedSelect(input, mask): the values of input where the (broadcast) mask is true, as 1-D.
+DUIAD_OP(maskedSelect) {
+  at::Tensor x = a.tensor(0, "input");
+  at::Tensor mask = a.tensor(1, "mask");
+  if (mask.scalar_type() != at::kBool && mask.scalar_type() != at::kByte) {
+    a.rangeError("argument 'mask' must be a bool or uint8 Tensor (got " + dtypeName(mask.scalar_type()) + ")");
+  }
+  return wrap(a.env(), at::masked_select(x, mask.to(at::kBool)));
+}
 DUIAD_OP(flip) {
   at::Tensor x = a.tensor(0, "input");
   int64_t r = std::max<int64_t>(x.dim(), 1);
@@ -212,6 +275,21 @@ DUIAD_OP(matmul) {
   a.rank(x, "input", 1, 8);
   a.rank(y, "other", 1, 8);
   return wrap(a.env(), at::matmul(x, y));
+}
+// bmm(input [b, n, k], other [b, k, m]) -> [b, n, m]
+DUIAD_OP(bmm) {
+  at::Tensor x = a.tensor(0, "input");
+  at::Tensor y = a.tensor(1, "other");
+  a.rank(x, "input", 3, 3);
+  a.rank(y, "other", 3, 3);
+  if (x.size(0) != y.size(0) || x.size(2) != y.size(1)) {
+    a.rangeError("shapes " + formatShape(x.sizes()) + " and " + formatShape(y.sizes()) +
+                 " do not multiply (need [b, n, k] and [b, k, m])");
+  }
+  if (x.scalar_type() != y.scalar_type()) {
+    a.rangeError("dtypes differ (" + dtypeName(x.scalar_type()) + " and " + dtypeName(y.scalar_type()) + ")");
+  }
+  return wrap(a.env(), at::bmm(x, y));
 }
 DUIAD_OP(topk) {
   at::Tensor x = a.tensor(0, "input");
@@ -246,6 +324,8 @@ void RegisterMathOps(Napi::Env env, Napi::Object exports) {
   EXPORT(unsqueeze); EXPORT(squeeze); EXPORT(expand); EXPORT(cat); EXPORT(stack); EXPORT(narrow);
   EXPORT(indexSelect); EXPORT(gather); EXPORT(where); EXPORT(maskedFill); EXPORT(flip);
   EXPORT(rot90); EXPORT(matmul); EXPORT(topk); EXPORT(sort);
+  EXPORT(logicalAnd); EXPORT(logicalOr); EXPORT(argmin); EXPORT(norm); EXPORT(split);
+  EXPORT(maskedSelect); EXPORT(bmm);
 #undef EXPORT
 }
 

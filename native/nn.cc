@@ -29,6 +29,21 @@ DUIAD_OP(conv2d) {
   ConvArgs c = convArgs(a);
   auto dilation = a.has(5) ? a.intList(5, "dilation", 2, 2, 1, kMaxKernel) : std::vector<int64_t>{1, 1};
   int64_t groups = a.integerOr(6, "groups", 1, kMaxKernel, 1);
+  bool oneByOne = c.weight.size(2) == 1 && c.weight.size(3) == 1;
+  bool strided = c.stride[0] != 1 || c.stride[1] != 1;
+  bool unpadded = c.padding[0] == 0 && c.padding[1] == 0;
+  bool channelsLast = c.input.is_contiguous(at::MemoryFormat::ChannelsLast) ||
+                      c.weight.is_contiguous(at::MemoryFormat::ChannelsLast);
+  if (oneByOne && strided && unpadded && channelsLast && c.input.size(2) > 0 && c.input.size(3) > 0) {
+    // NOTE: libtorch 1.13's oneDNN backward of a strided 1x1 convolution in channels-last
+    // order writes out of bounds (heap corruption, wrong weight gradients; reproduced with
+    // Debian's python3-torch). A 1x1 kernel without padding reads only every stride-th
+    // pixel, so take those pixels first and convolve with stride 1: the same values.
+    at::Tensor picked = c.input.slice(2, 0, c.input.size(2), c.stride[0])
+                            .slice(3, 0, c.input.size(3), c.stride[1]);
+    std::vector<int64_t> one{1, 1}, zero{0, 0};
+    return wrap(a.env(), at::conv2d(picked, c.weight, c.bias, one, zero, dilation, groups));
+  }
   return wrap(a.env(), at::conv2d(c.input, c.weight, c.bias, c.stride, c.padding, dilation, groups));
 }
 
@@ -153,10 +168,18 @@ DUIAD_OP(crossEntropy) {
   return wrap(a.env(), at::cross_entropy_loss(logits, t, {}, at::Reduction::Mean, -100, smoothing));
 }
 
+// mseLoss(input, target, reduction 'mean' | 'sum' | 'none')
 DUIAD_OP(mseLoss) {
   at::Tensor x = a.tensor(0, "input");
   at::Tensor y = a.tensor(1, "target");
-  return wrap(a.env(), at::mse_loss(x, y));
+  std::string r = a.has(2) ? a.string(2, "reduction") : "mean";
+  int64_t reduction = r == "mean" ? at::Reduction::Mean : r == "sum" ? at::Reduction::Sum
+                      : r == "none" ? at::Reduction::None : -1;
+  if (reduction < 0) a.rangeError("argument 'reduction' must be 'mean', 'sum' or 'none' (got '" + r + "')");
+  // torch.nn.functional.mse_loss broadcasts before calling the kernel, whose gradient for a
+  // broadcast target is otherwise wrong; do the same.
+  auto both = at::broadcast_tensors({x, y});
+  return wrap(a.env(), at::mse_loss(both[0], both[1], reduction));
 }
 
 // normalize(input, p, dim, eps): input / max(||input||_p along dim, eps)

@@ -40,6 +40,28 @@ export const resnetPresets = {
 
 export type ResNetPreset = keyof typeof resnetPresets;
 
+/**
+ * The configuration of a named preset with its stage widths scaled by `widthMultiplier`
+ * (rounded, at least 1): `resnetConfig('resnet18', { inChannels: 3, widthMultiplier: 0.5 })`
+ * has widths 32-64-128-256.
+ */
+export function resnetConfig(
+  preset: ResNetPreset,
+  options: { inChannels: number; widthMultiplier?: number; channelsLast?: boolean },
+): ResNetConfig {
+  const k = options.widthMultiplier ?? 1;
+  if (!(Number.isFinite(k) && k > 0 && k <= 64)) {
+    throw new ValueError(`resnet: widthMultiplier must be in (0, 64] (got ${k})`);
+  }
+  const { widths, blocks } = resnetPresets[preset];
+  return {
+    inChannels: options.inChannels,
+    widths: widths.map((w) => Math.max(1, Math.round(w * k))),
+    blocks,
+    channelsLast: options.channelsLast ?? true,
+  };
+}
+
 interface BlockOptions {
   stride: number;
   generator: Generator;
@@ -130,7 +152,15 @@ export class ResNet extends Module {
       // Inputs follow the weights' layout, so no convolution mixes the two.
       const input = this.config.channelsLast === false ? contiguous(x) : channelsLast(x);
       let h = this.stemBn.forward(this.stem.forward(input)).relu();
-      for (const stage of this.stages) for (const block of stage) h = block.forward(h);
+      // Free each block's output once the next block has read it (autograd keeps what
+      // backward needs by itself): under noGrad only about one block's activations live.
+      for (const stage of this.stages) {
+        for (const block of stage) {
+          const next = block.forward(h);
+          h.dispose();
+          h = next;
+        }
+      }
       return globalAvgPool(h);
     });
   }

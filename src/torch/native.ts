@@ -23,6 +23,14 @@ export interface GeneratorHandle {
 /** Element types the engine supports. */
 export type DType = 'float32' | 'float64' | 'bfloat16' | 'int64' | 'int32' | 'uint8' | 'bool';
 
+/** The large-block CPU cache: bytes mapped (live + cached), bytes cached, hits and misses. */
+export interface AllocatorStats {
+  mappedBytes: number;
+  cachedBytes: number;
+  hits: number;
+  misses: number;
+}
+
 /** Memory layouts: row-major (`contiguous`) or channels-last (NHWC order for rank 4). */
 export type MemoryFormat = 'contiguous' | 'channelsLast';
 
@@ -79,6 +87,8 @@ export interface NativeBindings {
   setNumThreads(threads: number): void;
   getNumThreads(): number;
   liveTensors(): number;
+  allocatorStats(): AllocatorStats;
+  emptyCache(): void;
   version(): string;
   dispose(t: H): void;
 
@@ -140,6 +150,13 @@ export interface NativeBindings {
   matmul(a: H, b: H): H;
   topk(a: H, k: number, dim?: number, largest?: boolean): [H, H];
   sort(a: H, dim?: number, descending?: boolean): [H, H];
+  logicalAnd(a: H, b: Other): H;
+  logicalOr(a: H, b: Other): H;
+  argmin(a: H, dim: number, keepdim?: boolean): H;
+  norm(a: H, p: number, dims?: readonly number[], keepdim?: boolean): H;
+  split(a: H, sizes: number | readonly number[], dim?: number): H[];
+  maskedSelect(a: H, mask: H): H;
+  bmm(a: H, b: H): H;
 
   conv2d(
     input: H,
@@ -187,7 +204,7 @@ export interface NativeBindings {
   softmax(input: H, dim?: number): H;
   logSoftmax(input: H, dim?: number): H;
   crossEntropy(logits: H, targets: H, labelSmoothing?: number): H;
-  mseLoss(input: H, target: H): H;
+  mseLoss(input: H, target: H, reduction?: 'mean' | 'sum' | 'none'): H;
   normalize(input: H, p?: number, dim?: number, eps?: number): H;
   cosineSimilarity(a: H, b: H, dim?: number, eps?: number): H;
   cdist(a: H, b: H, p?: number): H;

@@ -268,8 +268,13 @@ export function crossEntropy(logits: Tensor, targets: Tensor, labelSmoothing = 0
   return new Tensor(native.crossEntropy(logits.handle, targets.handle, labelSmoothing));
 }
 
-export function mseLoss(input: Tensor, target: Tensor): Tensor {
-  return new Tensor(native.mseLoss(input.handle, target.handle));
+/** Squared error of `input` against `target` (broadcast): its mean, sum, or each term. */
+export function mseLoss(
+  input: Tensor,
+  target: Tensor,
+  reduction: 'mean' | 'sum' | 'none' = 'mean',
+): Tensor {
+  return new Tensor(native.mseLoss(input.handle, target.handle, reduction));
 }
 
 /** Divides by the Lp norm along `dim` (default: L2 over dim 1), clamped below by `eps`. */
@@ -373,4 +378,196 @@ export function manualSeed(seed: number): void {
 /** The libtorch version the engine was built against. */
 export function engineVersion(): string {
   return native.version();
+}
+
+export function minimum(a: Tensor, b: Operand): Tensor {
+  return new Tensor(native.minimum(a.handle, typeof b === 'number' ? b : b.handle));
+}
+
+export function ne(a: Tensor, b: Operand): Tensor {
+  return new Tensor(native.ne(a.handle, typeof b === 'number' ? b : b.handle));
+}
+
+export function le(a: Tensor, b: Operand): Tensor {
+  return new Tensor(native.le(a.handle, typeof b === 'number' ? b : b.handle));
+}
+
+export function ge(a: Tensor, b: Operand): Tensor {
+  return new Tensor(native.ge(a.handle, typeof b === 'number' ? b : b.handle));
+}
+
+export function logicalNot(t: Tensor): Tensor {
+  return new Tensor(native.logicalNot(t.handle));
+}
+
+export function tanh(t: Tensor): Tensor {
+  return new Tensor(native.tanh(t.handle));
+}
+
+export function rsqrt(t: Tensor): Tensor {
+  return new Tensor(native.rsqrt(t.handle));
+}
+
+export function amin(t: Tensor, dims?: readonly number[], keepdim = false): Tensor {
+  return new Tensor(native.amin(t.handle, dims, keepdim));
+}
+
+/** Population variance (divisor n) over `dims` (all when omitted). */
+export function variance(t: Tensor, dims?: readonly number[], keepdim = false): Tensor {
+  return new Tensor(native.variance(t.handle, dims, keepdim));
+}
+
+/** `out[i][j][k] = t[i][index[i][j][k]][k]` for dim 1 (and likewise for other dims). */
+export function gather(t: Tensor, dim: number, index: Tensor): Tensor {
+  return new Tensor(native.gather(t.handle, dim, index.handle));
+}
+
+/** `t` with `value` wherever the (broadcast) `mask` is true. */
+export function maskedFill(t: Tensor, mask: Tensor, value: number): Tensor {
+  return new Tensor(native.maskedFill(t.handle, mask.handle, value));
+}
+
+export function squeeze(t: Tensor, dim?: number): Tensor {
+  return new Tensor(native.squeeze(t.handle, dim));
+}
+
+export function expand(t: Tensor, shape: readonly number[]): Tensor {
+  return new Tensor(native.expand(t.handle, shape));
+}
+
+/**
+ * Constant padding; `pads` lists (before, after) pairs starting from the last dimension:
+ * `[left, right, top, bottom]` for images.
+ */
+export function pad(t: Tensor, pads: readonly number[], value = 0): Tensor {
+  return new Tensor(native.pad(t.handle, pads, value));
+}
+
+/** Values sorted along `dim` (stable) and their int64 indices. */
+export function sort(
+  t: Tensor,
+  options: { dim?: number; descending?: boolean } = {},
+): { values: Tensor; indices: Tensor } {
+  const [values, indices] = native.sort(t.handle, options.dim ?? -1, options.descending ?? false);
+  return { values: new Tensor(values), indices: new Tensor(indices) };
+}
+
+/** Options of `convTranspose2d`; stride 1, padding 0, output padding 0 by default. */
+export interface ConvTranspose2dOptions {
+  stride?: number;
+  padding?: number;
+  outputPadding?: number;
+}
+
+/** Transposed convolution: input `[batch, in, h, w]`, weight `[in, out, kh, kw]`. */
+export function convTranspose2d(
+  input: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  options: ConvTranspose2dOptions = {},
+): Tensor {
+  const s = options.stride ?? 1;
+  const p = options.padding ?? 0;
+  const o = options.outputPadding ?? 0;
+  return new Tensor(
+    native.convTranspose2d(input.handle, weight.handle, bias?.handle, [s, s], [p, p], [o, o]),
+  );
+}
+
+/** Layer normalisation over the trailing `normalizedShape` dimensions. */
+export function layerNorm(
+  input: Tensor,
+  normalizedShape: readonly number[],
+  options: { weight?: Tensor | null; bias?: Tensor | null; eps?: number } = {},
+): Tensor {
+  return new Tensor(
+    native.layerNorm(
+      input.handle,
+      normalizedShape,
+      options.weight?.handle,
+      options.bias?.handle,
+      options.eps ?? 1e-5,
+    ),
+  );
+}
+
+/** Zeroes each value with probability `p` and scales the rest by 1 / (1 - p) when training. */
+export function dropout(input: Tensor, p: number, training = true): Tensor {
+  return new Tensor(native.dropout(input.handle, p, training));
+}
+
+/** Average pooling `[batch, channels, h, w]` -> `[batch, channels, ...outputSize]`. */
+export function adaptiveAvgPool2d(input: Tensor, outputSize: Pair): Tensor {
+  return new Tensor(native.adaptiveAvgPool2d(input.handle, outputSize));
+}
+
+/** Cosine similarity of `a` and `b` (broadcast) along `dim`. */
+export function cosineSimilarity(a: Tensor, b: Tensor, dim = 1, eps = 1e-8): Tensor {
+  return new Tensor(native.cosineSimilarity(a.handle, b.handle, dim, eps));
+}
+
+/** Pairwise Lp distances `[n, d]` x `[m, d]` -> `[n, m]` (batched for rank 3). */
+export function cdist(a: Tensor, b: Tensor, p = 2): Tensor {
+  return new Tensor(native.cdist(a.handle, b.handle, p));
+}
+
+/** Sampling grid `[batch, h, w, 2]` of affine maps `theta [batch, 2, 3]` for `size`. */
+export function affineGrid(theta: Tensor, size: readonly number[], alignCorners = false): Tensor {
+  return new Tensor(native.affineGrid(theta.handle, size, alignCorners));
+}
+
+/** Samples `input [b, c, h, w]` at `grid [b, oh, ow, 2]` (coordinates in [-1, 1]). */
+export function gridSample(
+  input: Tensor,
+  grid: Tensor,
+  options: {
+    mode?: 'bilinear' | 'nearest';
+    paddingMode?: 'zeros' | 'border' | 'reflection';
+    alignCorners?: boolean;
+  } = {},
+): Tensor {
+  return new Tensor(
+    native.gridSample(
+      input.handle,
+      grid.handle,
+      options.mode ?? 'bilinear',
+      options.paddingMode ?? 'zeros',
+      options.alignCorners ?? false,
+    ),
+  );
+}
+
+export function logicalAnd(a: Tensor, b: Operand): Tensor {
+  return new Tensor(native.logicalAnd(a.handle, typeof b === 'number' ? b : b.handle));
+}
+
+export function logicalOr(a: Tensor, b: Operand): Tensor {
+  return new Tensor(native.logicalOr(a.handle, typeof b === 'number' ? b : b.handle));
+}
+
+export function argmin(t: Tensor, dim: number, keepdim = false): Tensor {
+  return new Tensor(native.argmin(t.handle, dim, keepdim));
+}
+
+/** Lp norm over `dims` (all when omitted) of a floating-point tensor. */
+export function norm(t: Tensor, p = 2, dims?: readonly number[], keepdim = false): Tensor {
+  return new Tensor(native.norm(t.handle, p, dims, keepdim));
+}
+
+/**
+ * Consecutive pieces of `t` along `dim`: each `sizes` long (the last may be shorter), or of
+ * the listed lengths, which must add up to the size of `dim`. The pieces share memory.
+ */
+export function split(t: Tensor, sizes: number | readonly number[], dim = 0): Tensor[] {
+  return native.split(t.handle, sizes, dim).map((h) => new Tensor(h));
+}
+
+/** The values of `t` where the (broadcast) bool `mask` is true, as a 1-D tensor. */
+export function maskedSelect(t: Tensor, mask: Tensor): Tensor {
+  return new Tensor(native.maskedSelect(t.handle, mask.handle));
+}
+
+/** Batched matrix product `[batch, n, k]` x `[batch, k, m]` -> `[batch, n, m]`. */
+export function bmm(a: Tensor, b: Tensor): Tensor {
+  return new Tensor(native.bmm(a.handle, b.handle));
 }

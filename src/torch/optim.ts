@@ -76,3 +76,74 @@ export function cosineSchedule(
   const floor = options.base * (options.finalRatio ?? 0);
   return floor + 0.5 * (options.base - floor) * (1 + Math.cos(Math.PI * progress));
 }
+
+/** Options of AdamW; the defaults are PyTorch's. */
+export interface AdamWConfig {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+}
+
+/** Adam with decoupled weight decay (Loshchilov & Hutter), as `torch.optim.AdamW`. */
+export class AdamW {
+  readonly params: readonly Tensor[];
+  readonly config: Required<AdamWConfig>;
+  lr: number;
+  #expAvg: Tensor[];
+  #expAvgSq: Tensor[];
+  #steps = 0;
+
+  constructor(params: readonly Tensor[], config: AdamWConfig) {
+    this.params = params;
+    this.config = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, ...config };
+    for (const k of ['lr', 'eps', 'weightDecay'] as const) checkRate(k, this.config[k]);
+    for (const k of ['beta1', 'beta2'] as const) {
+      const b = this.config[k];
+      if (!(b >= 0 && b < 1)) throw new ValueError(`optim: ${k} must be in [0, 1) (got ${b})`);
+    }
+    this.lr = config.lr;
+    this.#expAvg = params.map((p) => keep(zeros(p.shape, p.dtype)));
+    this.#expAvgSq = params.map((p) => keep(zeros(p.shape, p.dtype)));
+  }
+
+  /** Applies one update with the gradients currently stored on the parameters. */
+  step(): void {
+    checkRate('lr', this.lr);
+    this.#steps++;
+    const c = this.config;
+    native.adamwStep(
+      this.params.map((p) => p.handle),
+      this.#expAvg.map((t) => t.handle),
+      this.#expAvgSq.map((t) => t.handle),
+      this.#steps,
+      this.lr,
+      c.beta1,
+      c.beta2,
+      c.eps,
+      c.weightDecay,
+    );
+  }
+
+  zeroGrad(): void {
+    native.zeroGrad(this.params.map((p) => p.handle));
+  }
+
+  dispose(): void {
+    for (const t of [...this.#expAvg, ...this.#expAvgSq]) t.dispose();
+    this.#expAvg = [];
+    this.#expAvgSq = [];
+  }
+}
+
+/**
+ * Scales the gradients of `params` in place so that their global L2 norm is at most
+ * `maxNorm` (as `torch.nn.utils.clip_grad_norm_`); returns the norm before clipping.
+ */
+export function clipGradNorm(params: readonly Tensor[], maxNorm: number): number {
+  return native.clipGradNorm(
+    params.map((p) => p.handle),
+    maxNorm,
+  );
+}

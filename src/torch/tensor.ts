@@ -3,9 +3,15 @@
  * at once, and `tidy(fn)` frees every tensor created inside `fn` except those it returns.
  * The garbage collector frees forgotten tensors too, but only as a backstop.
  */
-import { native, type DType, type TensorData, type TensorHandle } from './native.js';
+import {
+  native,
+  type AllocatorStats,
+  type DType,
+  type TensorData,
+  type TensorHandle,
+} from './native.js';
 
-export type { DType, TensorData } from './native.js';
+export type { AllocatorStats, DType, TensorData } from './native.js';
 
 /** A number or a Tensor, for binary ops that broadcast. */
 export type Operand = Tensor | number;
@@ -279,6 +285,21 @@ export function dispose(values: unknown): void {
 /** Number of live libtorch tensors held by JavaScript handles (for leak checks). */
 export function liveTensors(): number {
   return native.liveTensors();
+}
+
+/**
+ * Statistics of the engine's cache of large CPU blocks (256 KiB and more): freed activation
+ * buffers are kept and reused by the next request of the same size, so that a training loop
+ * neither maps fresh memory every step nor fragments the heap. `DUIAD_CPU_CACHE_MB` (default
+ * 4096) caps the cached bytes.
+ */
+export function allocatorStats(): AllocatorStats {
+  return native.allocatorStats();
+}
+
+/** Returns every cached (free) large block to the system. */
+export function emptyCache(): void {
+  native.emptyCache();
 }
 
 /** Runs `fn` with autograd recording off (inference, optimiser updates). */

@@ -29,6 +29,8 @@ export const nullaryBindings = [
   'version',
   'cudaAvailable',
   'isAutocast',
+  'allocatorStats',
+  'emptyCache',
 ];
 
 /** The classes the addon exports; tested on their own. */

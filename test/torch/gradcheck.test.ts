@@ -10,8 +10,24 @@ import { test } from 'node:test';
 import { entropyLoss, infoNce } from '../../src/methods/duiad/objective.js';
 import {
   type Tensor,
+  adaptiveAvgPool2d,
   affineWarp,
+  avgPool2d,
   batchNorm,
+  bmm,
+  cdist,
+  convTranspose2d,
+  cosineSimilarity,
+  gather,
+  interpolate,
+  layerNorm,
+  maskedSelect,
+  maxPool2d,
+  mseLoss,
+  norm,
+  pad,
+  softmax,
+  split,
   conv2d,
   crossEntropy,
   linear,
@@ -307,4 +323,66 @@ test('gradient checks leave no tensors behind', () => {
   const before = liveTensors();
   gradcheck('small', [input([2, 2], 39)], ([x]) => weighted(normalize(x as Tensor), 40));
   assert.equal(liveTensors(), before);
+});
+
+test('gradcheck: bmm and transposed convolution (stride 2, output padding 1)', () => {
+  gradcheck('bmm', [input([2, 3, 4], 41), input([2, 4, 2], 42)], ([x, y]) =>
+    weighted(bmm(x as Tensor, y as Tensor), 43),
+  );
+  const inputs = [input([1, 2, 3, 3], 44), input([2, 3, 3, 3], 45), input([3], 46)];
+  gradcheck('convTranspose2d', inputs, ([x, w, b]) =>
+    weighted(
+      convTranspose2d(x as Tensor, w as Tensor, b as Tensor, {
+        stride: 2,
+        padding: 1,
+        outputPadding: 1,
+      }),
+      47,
+    ),
+  );
+});
+
+test('gradcheck: layerNorm, softmax, mseLoss', () => {
+  const inputs = [input([3, 4], 48), input([4], 49, 0.5, 1.5), input([4], 50)];
+  gradcheck('layerNorm', inputs, ([x, w, b]) =>
+    weighted(layerNorm(x as Tensor, [4], { weight: w as Tensor, bias: b as Tensor }), 51),
+  );
+  gradcheck('softmax', [input([3, 4], 52)], ([x]) => weighted(softmax(x as Tensor, 0), 53));
+  gradcheck('mseLoss', [input([3, 4], 54), input([4], 55)], ([x, y]) =>
+    mseLoss(x as Tensor, y as Tensor).add(mseLoss(x as Tensor, y as Tensor, 'sum')),
+  );
+});
+
+test('gradcheck: max, average and adaptive pooling; bilinear resize; padding', () => {
+  const x = input([1, 2, 4, 4], 56);
+  gradcheck('maxPool2d', [x], ([t]) => weighted(maxPool2d(t as Tensor, 2), 57));
+  gradcheck('avgPool2d', [x], ([t]) => weighted(avgPool2d(t as Tensor, 3, 2, 1), 58));
+  gradcheck('adaptiveAvgPool2d', [x], ([t]) =>
+    weighted(adaptiveAvgPool2d(t as Tensor, [3, 2]), 59),
+  );
+  gradcheck('interpolate', [x], ([t]) => weighted(interpolate(t as Tensor, [5, 7]), 60));
+  gradcheck('pad', [x], ([t]) => weighted(pad(t as Tensor, [1, 0, 2, 1], 0.3), 61));
+});
+
+test('gradcheck: gather, maskedSelect, split, norm', () => {
+  const index = i64([2, 0, 1, 1, 0, 2], [2, 3]);
+  const mask = i64([1, 0, 1, 1, 0, 0], [2, 3]).gt(0);
+  const x = input([2, 3], 62);
+  gradcheck('gather', [x], ([t]) => weighted(gather(t as Tensor, 1, index), 63));
+  gradcheck('maskedSelect', [x], ([t]) => weighted(maskedSelect(t as Tensor, mask), 64));
+  gradcheck('split', [x], ([t]) => {
+    const [p, q] = split(t as Tensor, [1, 2], 1) as [Tensor, Tensor];
+    return weighted(p, 65).add(weighted(q.exp(), 66));
+  });
+  gradcheck('norm', [x], ([t]) => weighted(norm(t as Tensor, 3, [1]), 67).add(norm(t as Tensor)));
+  index.dispose();
+  mask.dispose();
+});
+
+test('gradcheck: cosine similarity and pairwise distances', () => {
+  const inputs = [input([3, 4], 68), input([2, 4], 69)];
+  gradcheck('cdist', inputs, ([x, y]) => weighted(cdist(x as Tensor, y as Tensor), 70));
+  gradcheck('cosineSimilarity', [input([3, 4], 71), input([1, 4], 72)], ([x, y]) =>
+    weighted(cosineSimilarity(x as Tensor, y as Tensor, 1), 73),
+  );
 });
