@@ -75,6 +75,10 @@ function untilSignal(onSecond: () => void): { signalled: Promise<string>; dispos
 
 /** Runs `duiad serve` until a signal; returns the exit code. */
 export async function serveCommand(flags: ServeFlags, io: CliIO): Promise<number> {
+  if (flags.host.trim() === '') {
+    // An empty host would make the server listen on every interface, which must be asked for.
+    throw new UsageError('serve: --host is empty (use 127.0.0.1, or 0.0.0.0 for every interface)');
+  }
   const modelPath = await modelFileFrom(flags.model, 'serve');
   const log = (text: string) => io.stderr(`duiad serve: ${text}\n`);
   const started = await startServer({

@@ -2,7 +2,7 @@
  * `duiad train`: fit DUIAD on a folder of normal images (held-out share calibrated) or on
  * one class of a dataset, and write the model file.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 
 import { type DatasetName, classNames, defaultDataPath, loadDataset } from '../data/datasets.js';
@@ -127,8 +127,27 @@ export async function trainCommand(flags: TrainFlags, io: CliIO): Promise<number
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     throw new NotFoundError(`train: cannot create output folder '${output.dir}' (${code})`);
   });
+  await checkWritable(output.file);
   if (flags.dataset === undefined) return trainOnFolder(flags, output.file, io);
   return trainOnDataset({ ...flags, dataset: flags.dataset }, output.file, io);
+}
+
+/** Opens the model file for writing (then removes it if new), so that an unwritable one fails now. */
+async function checkWritable(file: string): Promise<void> {
+  const existed = await stat(file).then(
+    (s) => {
+      if (s.isDirectory()) throw new UsageError(`train: --out ${file} is a folder, not a file`);
+      return true;
+    },
+    () => false,
+  );
+  try {
+    await (await open(file, 'a')).close();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new NotFoundError(`train: cannot write the model file '${file}' (${code})`);
+  }
+  if (!existed) await rm(file, { force: true });
 }
 
 async function trainOnDataset(

@@ -200,20 +200,32 @@ function addRoutes(app: FastifyInstance, pool: WorkerPool, limits: ServeLimits):
     // Read every file part, keeping the total under the body limit.
     const images: EncodedImage[] = [];
     let total = 0;
-    for await (const part of request.parts()) {
-      if (part.type !== 'file') {
-        throw new HttpError(400, 'E_USAGE', `batch: field '${part.fieldname}' is not a file`);
+    try {
+      for await (const part of request.parts()) {
+        if (part.type !== 'file') {
+          throw new HttpError(400, 'E_USAGE', `batch: field '${part.fieldname}' is not a file`);
+        }
+        if (part.filename.length > 256) {
+          throw new HttpError(400, 'E_USAGE', 'batch: a file name is longer than 256 characters');
+        }
+        const data = await part.toBuffer();
+        total += data.length;
+        if (total > limits.bodyBytes) {
+          throw new HttpError(
+            413,
+            'E_TOO_LARGE',
+            `batch: over the limit of ${limits.bodyBytes} bytes`,
+          );
+        }
+        images.push({ path: part.filename || `image-${images.length}`, data });
       }
-      const data = await part.toBuffer();
-      total += data.length;
-      if (total > limits.bodyBytes) {
-        throw new HttpError(
-          413,
-          'E_TOO_LARGE',
-          `batch: over the limit of ${limits.bodyBytes} bytes`,
-        );
+    } catch (error) {
+      // The multipart parser's own errors (no boundary, a body cut short) are the client's.
+      if (error instanceof HttpError || (error as FastifyError).statusCode !== undefined) {
+        throw error;
       }
-      images.push({ path: part.filename || `image-${images.length}`, data });
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new HttpError(400, 'E_FORMAT', `batch: malformed multipart body (${reason})`);
     }
     if (images.length === 0) throw new HttpError(400, 'E_USAGE', 'batch: no image files');
 
@@ -317,7 +329,11 @@ export async function createServer(options: ServerOptions): Promise<DuiadServer>
     },
     close: async ({ force = false } = {}) => {
       closingApps.add(app);
-      if (force) await pool.close({ force: true });
+      if (force) {
+        await pool.close({ force: true });
+        // Uploads still arriving (a stalled client) would otherwise hold the close open.
+        app.server.closeAllConnections();
+      }
       appClosed ??= app.close();
       await appClosed;
       await pool.close();

@@ -198,3 +198,16 @@ test('--version is exit 0 and prints the package version', async () => {
   assert.equal(result.stdout, `${pkg.version}\n`);
   assert.equal(result.stderr, '');
 });
+
+test('train refuses an --out it cannot write before any training', async (t) => {
+  const dir = await tempDir(t);
+  await mkdir(join(dir, 'taken.safetensors'));
+  const started = performance.now();
+  const folder = await cli('train', '--data', dir, '--out', join(dir, 'taken.safetensors'));
+  assert.equal(folder.code, 2, folder.stderr);
+  assert.match(folder.stderr, /--out .*taken\.safetensors is a folder, not a file/);
+  const proc = await cli('train', '--data', dir, '--out', '/proc/duiad-model.safetensors');
+  assert.equal(proc.code, 3, proc.stderr);
+  assert.match(proc.stderr, /cannot write the model file '\/proc\/duiad-model\.safetensors'/);
+  assert.ok(performance.now() - started < 5000, 'the check came after work');
+});

@@ -311,3 +311,41 @@ test('by default the server loads models through the compiled detect module', ()
   const here = fileURLToPath(new URL('.', import.meta.url));
   assert.equal(defaultScorerModule, join(here, '..', '..', 'src', 'detect', 'index.js'));
 });
+
+test('a malformed multipart batch gets 400 E_FORMAT, not 500', async (t) => {
+  const { url } = await fakeServer(t);
+  const batch = `${url}/score/batch`;
+  // No boundary; a boundary the body never uses; a part cut off before the closing boundary.
+  assertError(await post(batch, 'abc', 'multipart/form-data'), 400, 'E_FORMAT', /multipart/);
+  assertError(
+    await post(batch, 'no parts here', 'multipart/form-data; boundary=XX'),
+    400,
+    'E_FORMAT',
+  );
+  const cut = '--XX\r\nContent-Disposition: form-data; name="f"; filename="a.png"\r\n\r\nabc';
+  assertError(await post(batch, cut, 'multipart/form-data; boundary=XX'), 400, 'E_FORMAT');
+  // A file name longer than 256 characters is refused, as `?name=` is.
+  const form = new FormData();
+  form.append('f', blob(greyPng(4, 4, 1)), 'n'.repeat(300));
+  assertError(await post(batch, form), 400, 'E_USAGE', /longer than 256/);
+  // And the server goes on serving.
+  const answer = await post(`${url}/score`, greyPng(4, 4, 128), 'image/png');
+  assert.equal(answer.status, 200);
+});
+
+test('close with force does not wait for an upload that stalls', async (t) => {
+  const { server, url } = await fakeServer(t);
+  const { port } = new URL(url);
+  // Headers that promise 100,000 bytes, then three bytes and silence.
+  const socket = connect(Number(port), '127.0.0.1');
+  t.after(() => socket.destroy());
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  socket.write(
+    'POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\nabc',
+  );
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const started = performance.now();
+  await server.close({ force: true });
+  const ms = performance.now() - started;
+  assert.ok(ms < 3000, `forced close took ${ms.toFixed(0)} ms with a stalled upload`);
+});
