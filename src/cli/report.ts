@@ -5,7 +5,7 @@
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 
-import { NotFoundError, UsageError } from '../errors.js';
+import { FormatError, NotFoundError, UsageError } from '../errors.js';
 import { buildReport } from '../report/index.js';
 import { importLoadScorer } from '../serve/scorer-module.js';
 import type { CliIO } from './io.js';
@@ -29,11 +29,12 @@ async function imagesIn(dir: string, flag: string): Promise<string[]> {
     throw new NotFoundError(`report: ${flag} ${dir} is not a readable folder`, { cause: error });
   });
   const files = entries
-    .filter((e) => e.isFile() && imageExtensions.has(extname(e.name).toLowerCase()))
+    .filter((e) => e.isFile() && !e.name.startsWith('.'))
+    .filter((e) => imageExtensions.has(extname(e.name).toLowerCase()))
     .map((e) => join(dir, e.name))
     .sort();
   if (files.length === 0)
-    throw new UsageError(`report: ${flag} ${dir} holds no .png, .jpg or .webp images`);
+    throw new UsageError(`report: ${flag} ${dir} holds no .png, .jpg, .jpeg or .webp images`);
   return files;
 }
 
@@ -79,6 +80,13 @@ export async function reportCommand(
         if (io.interactive && e.status === 'mapping') io.stderr('\n');
       },
     });
+    if (built.items.length === 0) {
+      const first = built.failed[0];
+      throw new FormatError(
+        `report: none of the ${built.failed.length} images could be scored` +
+          (first ? ` (first: ${first.error})` : ''),
+      );
+    }
     await writeFile(flags.out, built.html).catch((error: unknown) => {
       throw new NotFoundError(`report: cannot write ${flags.out}`, { cause: error });
     });

@@ -189,7 +189,7 @@ test('duiad report: no images, missing or empty folders and unwritable output', 
   await mkdir(join(dir, 'empty'));
   const empty = await cli('report', '--model', model, '--anomalous', join(dir, 'empty'));
   assert.equal(empty.code, 2);
-  assert.match(empty.stderr, /holds no \.png, \.jpg or \.webp images/);
+  assert.match(empty.stderr, /holds no \.png, \.jpg, \.jpeg or \.webp images/);
   await writeFile(join(dir, 'a.png'), greyPng(2, 2, 9));
   const unwritable = await cli(
     'report',
@@ -201,4 +201,10 @@ test('duiad report: no images, missing or empty folders and unwritable output', 
   );
   assert.equal(unwritable.code, 3);
   assert.match(unwritable.stderr, /cannot write .*r\.html/);
+  // Files that look like images but none can be scored: an error, and no report.
+  await mkdir(join(dir, 'junk'));
+  await writeFile(join(dir, 'junk', 'x.png'), 'not an image');
+  const junk = await cli('report', '--model', model, '--normal', join(dir, 'junk'));
+  assert.equal(junk.code, 4, junk.stderr);
+  assert.match(junk.stderr, /none of the 1 images could be scored/);
 });
