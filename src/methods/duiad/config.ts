@@ -9,7 +9,7 @@ import {
 import { ValueError } from '../../errors.js';
 import { type ResNetPreset, resnetPresets } from '../../models/resnet.js';
 
-/** Entropy estimators of DESIGN.md section 1. */
+/** Entropy estimators of docs/DESIGN.md, section 1. */
 export type EntropyEstimator = 'vmf' | 'center' | 'gaussian';
 
 /** Mutual-information estimators: InfoNCE over two views, rotation prediction, or both. */

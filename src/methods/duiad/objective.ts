@@ -1,5 +1,5 @@
 /**
- * The DUIAD objective (DESIGN.md section 1): minimise L = L_mi + beta * L_entropy, where
+ * The DUIAD objective (docs/DESIGN.md, section 1): minimise L = L_mi + beta * L_entropy, where
  * L_mi is the InfoNCE loss (I(X;Z) >= log N - L_nce) and L_entropy estimates H(Z) of the
  * normal codes.
  */
