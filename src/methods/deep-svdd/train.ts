@@ -6,19 +6,9 @@
 import { checkImageSet } from '../../data/oneclass.js';
 import type { ImageSet } from '../../data/types.js';
 import { ValueError } from '../../errors.js';
-import {
-  Generator,
-  SGD,
-  cosineSchedule,
-  indexSelect,
-  keep,
-  manualSeed,
-  randperm,
-  tensor,
-  tidy,
-} from '../../torch/index.js';
+import { Generator, SGD, keep, manualSeed, tidy } from '../../torch/index.js';
 import type { FitOptions } from '../detector.js';
-import { AbortError } from '../duiad/train.js';
+import { trainEpochs } from '../loop.js';
 import { encodeAll, fitPreprocessing, standardise } from '../preprocess.js';
 import { type DeepSvddConfig, resolveDeepSvddConfig } from './config.js';
 import { DeepSvddModel } from './model.js';
@@ -52,23 +42,10 @@ export async function fitDeepSvdd(
     },
     generator,
   );
-  const batchSize = Math.min(config.batchSize, train.count);
-  const stepsPerEpoch = Math.floor(train.count / batchSize);
-  const totalSteps = stepsPerEpoch * config.epochs;
   const optimiser = new SGD(net.parameters(), {
     lr: config.lr,
     momentum: config.momentum,
     weightDecay: config.weightDecay,
-  });
-  const pixels = keep(
-    tensor(train.images, [train.count, train.channels, train.height, train.width]),
-  );
-  options.onProgress?.({
-    type: 'start',
-    method: 'deep-svdd',
-    images: train.count,
-    epochs: config.epochs,
-    stepsPerEpoch,
   });
 
   // The centre: mean initial representation, on batch statistics as during training.
@@ -83,55 +60,34 @@ export async function fitDeepSvdd(
   initial.dispose();
 
   try {
-    for (let epoch = 0; epoch < config.epochs; epoch++) {
-      const epochStart = performance.now();
-      const order = keep(randperm(train.count, generator));
-      let sum = 0;
-      net.train();
-      for (let step = 0; step < stepsPerEpoch; step++) {
-        if (options.shouldStop?.()) throw new AbortError();
-        optimiser.lr = cosineSchedule(epoch * stepsPerEpoch + step, totalSteps, {
-          base: config.lr,
-          warmup: 0,
-        });
-        const loss = tidy(() => {
-          const batch = indexSelect(pixels, 0, order.narrow(0, step * batchSize, batchSize))
-            .to('float32')
-            .div(255);
+    net.train();
+    const plan = {
+      method: 'deep-svdd',
+      train,
+      epochs: config.epochs,
+      batchSize: config.batchSize,
+      lr: config.lr,
+      lrWarmup: 0,
+      optimiser,
+      generator,
+    };
+    await trainEpochs(
+      plan,
+      (batch) =>
+        tidy(() => {
           const z = net.forward(standardise(batch, prep));
           // Mean over features too, so that one learning rate suits every representation size.
-          const value = z.sub(centre.reshape([1, -1])).pow(2).mean();
+          const loss = z
+            .sub(centre.reshape([1, -1]))
+            .pow(2)
+            .mean();
           optimiser.zeroGrad();
-          value.backward();
+          loss.backward();
           optimiser.step();
-          return value.item();
-        });
-        if (!Number.isFinite(loss)) {
-          throw new ValueError(
-            `deep-svdd: training diverged at epoch ${epoch + 1}, step ${step + 1} (loss ${loss}); try a lower lr`,
-          );
-        }
-        sum += loss;
-        options.onProgress?.({
-          type: 'step',
-          epoch: epoch + 1,
-          step: step + 1,
-          steps: stepsPerEpoch,
-          loss,
-          lr: optimiser.lr,
-        });
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      order.dispose();
-      options.onProgress?.({
-        type: 'epoch',
-        epoch: epoch + 1,
-        epochs: config.epochs,
-        loss: sum / stepsPerEpoch,
-        terms: {},
-        seconds: (performance.now() - epochStart) / 1000,
-      });
-    }
+          return { loss: loss.item() };
+        }),
+      options,
+    );
     net.eval();
     const trainingSeconds = (performance.now() - started) / 1000;
     options.onProgress?.({ type: 'done', seconds: trainingSeconds });
@@ -141,7 +97,6 @@ export async function fitDeepSvdd(
     centre.dispose();
     throw error;
   } finally {
-    pixels.dispose();
     optimiser.dispose();
   }
 }

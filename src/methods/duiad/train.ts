@@ -6,34 +6,26 @@
 import { augment } from '../../augment/augment.js';
 import { checkImageSet } from '../../data/oneclass.js';
 import type { ImageSet } from '../../data/types.js';
-import { DuiadError, ValueError } from '../../errors.js';
+import { ValueError } from '../../errors.js';
 import {
   Generator,
   SGD,
   type Tensor,
   cat,
-  cosineSchedule,
   crossEntropy,
-  indexSelect,
   keep,
   manualSeed,
-  randperm,
-  tensor,
   tidy,
 } from '../../torch/index.js';
 import type { FitOptions } from '../detector.js';
+import { AbortError, trainEpochs } from '../loop.js';
 import { type DuiadConfig, resolveDuiadConfig } from './config.js';
 import { DuiadModel } from './model.js';
 import { DuiadNetwork } from './network.js';
 import { entropyLoss, infoNce, rotateQuarters } from './objective.js';
 import { type Preprocessing, encodeAll, fitPreprocessing, standardise } from '../preprocess.js';
 
-/** Raised when `shouldStop` asks fitting to end early. */
-export class AbortError extends DuiadError {
-  constructor() {
-    super('E_USAGE', 'fit: stopped on request');
-  }
-}
+export { AbortError };
 
 interface StepContext {
   net: DuiadNetwork;
@@ -84,7 +76,7 @@ function trainStep(ctx: StepContext, batch: Tensor, beta: number, optimiser: SGD
       loss: loss.item(),
       mi: mi.item(),
       entropy: entropy.item(),
-      rotation: rotation?.item() ?? 0,
+      ...(rotation ? { rotation: rotation.item() } : {}),
     };
   });
 }
@@ -117,81 +109,31 @@ export async function fitDuiad(
     },
     generator,
   );
-  const batchSize = Math.min(config.batchSize, train.count);
-  const stepsPerEpoch = Math.floor(train.count / batchSize);
-  const totalSteps = stepsPerEpoch * config.epochs;
   const optimiser = new SGD(net.parameters(), {
     lr: config.lr,
     momentum: config.momentum,
     weightDecay: config.weightDecay,
   });
-  const pixels = keep(
-    tensor(train.images, [train.count, train.channels, train.height, train.width]),
-  );
   const centre = config.entropy === 'center' ? keep(initialCentre(net, train, prep)) : undefined;
   const ctx: StepContext = { net, config, prep, generator, centre };
-  options.onProgress?.({
-    type: 'start',
-    method: 'duiad',
-    images: train.count,
-    epochs: config.epochs,
-    stepsPerEpoch,
-  });
 
   try {
-    for (let epoch = 0; epoch < config.epochs; epoch++) {
-      const epochStart = performance.now();
-      const beta = epoch < config.entropyWarmupEpochs ? 0 : config.beta;
-      const order = keep(randperm(train.count, generator));
-      const sums = { loss: 0, mi: 0, entropy: 0, rotation: 0 };
-      net.train();
-      for (let step = 0; step < stepsPerEpoch; step++) {
-        if (options.shouldStop?.()) throw new AbortError();
-        const globalStep = epoch * stepsPerEpoch + step;
-        optimiser.lr = cosineSchedule(globalStep, totalSteps, {
-          base: config.lr,
-          warmup: Math.round(config.lrWarmup * totalSteps),
-        });
-        const batch = tidy(() =>
-          indexSelect(pixels, 0, order.narrow(0, step * batchSize, batchSize))
-            .to('float32')
-            .div(255),
-        );
-        const terms = trainStep(ctx, batch, beta, optimiser);
-        batch.dispose();
-        if (!Number.isFinite(terms.loss)) {
-          throw new ValueError(
-            `fit: training diverged at epoch ${epoch + 1}, step ${step + 1} (loss ${terms.loss}); try a lower lr`,
-          );
-        }
-        sums.loss += terms.loss;
-        sums.mi += terms.mi;
-        sums.entropy += terms.entropy;
-        sums.rotation += terms.rotation;
-        options.onProgress?.({
-          type: 'step',
-          epoch: epoch + 1,
-          step: step + 1,
-          steps: stepsPerEpoch,
-          loss: terms.loss,
-          lr: optimiser.lr,
-        });
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      order.dispose();
-      options.onProgress?.({
-        type: 'epoch',
-        epoch: epoch + 1,
+    net.train();
+    await trainEpochs(
+      {
+        method: 'duiad',
+        train,
         epochs: config.epochs,
-        loss: sums.loss / stepsPerEpoch,
-        terms: {
-          mi: sums.mi / stepsPerEpoch,
-          entropy: sums.entropy / stepsPerEpoch,
-          ...(config.mi === 'infonce' ? {} : { rotation: sums.rotation / stepsPerEpoch }),
-        },
-        seconds: (performance.now() - epochStart) / 1000,
-      });
-    }
+        batchSize: config.batchSize,
+        lr: config.lr,
+        lrWarmup: config.lrWarmup,
+        optimiser,
+        generator,
+      },
+      (batch, epoch) =>
+        trainStep(ctx, batch, epoch < config.entropyWarmupEpochs ? 0 : config.beta, optimiser),
+      options,
+    );
 
     const features = encodeAll(net, train, {
       prep,
@@ -205,7 +147,6 @@ export async function fitDuiad(
     centre?.dispose();
     throw error;
   } finally {
-    pixels.dispose();
     optimiser.dispose();
   }
 }
