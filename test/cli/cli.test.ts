@@ -9,31 +9,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { run } from '../../src/cli/program.js';
+import { type Outcome, cli } from '../helpers/cli.js';
 import { encodeSafetensors, tidy } from '../../src/torch/index.js';
 import { requireData, sharedDataDir, tempDir } from '../helpers/data.js';
 import { f32 } from '../helpers/tensors.js';
-
-/** What one run printed and returned. */
-interface Outcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(...argv: string[]): Promise<Outcome> {
-  const out = { stdout: '', stderr: '' };
-  const code = await run(argv, {
-    stdout: (text) => {
-      out.stdout += text;
-    },
-    stderr: (text) => {
-      out.stderr += text;
-    },
-    interactive: false,
-  });
-  return { code, ...out };
-}
 
 const usageHint = '(run with --help for usage)';
 

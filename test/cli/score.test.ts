@@ -10,25 +10,9 @@ import { after, before, test } from 'node:test';
 
 import sharp from 'sharp';
 
-import { run } from '../../src/cli/program.js';
+import { type Outcome, cli } from '../helpers/cli.js';
 import { anomalyExitCode } from '../../src/cli/score.js';
 import { blob, hugePngHeader, stripes, writeImages } from '../helpers/images.js';
-
-interface Outcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(...argv: string[]): Promise<Outcome> {
-  const out = { stdout: '', stderr: '' };
-  const code = await run(argv, {
-    stdout: (text) => (out.stdout += text),
-    stderr: (text) => (out.stderr += text),
-    interactive: false,
-  });
-  return { code, ...out };
-}
 
 const lines = (text: string) =>
   text
