@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Throughput of `duiad serve` with a real model: 200 concurrent POST /score requests on
 // loopback, each a different Fashion-MNIST test image as PNG; several rounds per worker
-// count; prints requests/s (median round) and any non-200 answer, and writes a JSON line to
+// count (engine threads per worker: all cores, or 1); prints requests/s (median round) and any non-200 answer, and writes a JSON line to
 // benchmarks/results/serve.jsonl.
 //
 // Usage (after `npm run build`):
@@ -51,8 +51,13 @@ async function round(url) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 await mkdir('benchmarks/results', { recursive: true });
-for (const workers of [1, 2]) {
-  const { server, url } = await startServer({ modelPath, port: 0, workers });
+for (const [workers, threads] of [
+  [1, undefined],
+  [1, 1],
+  [2, undefined],
+  [2, 1],
+]) {
+  const { server, url } = await startServer({ modelPath, port: 0, workers, threads });
   const rates = [];
   const failures = [];
   for (let r = 0; r < rounds; r++) {
@@ -64,6 +69,7 @@ for (const workers of [1, 2]) {
   const result = {
     date: new Date().toISOString(),
     workers,
+    threads: threads ?? 'all cores',
     requests,
     rounds,
     medianRequestsPerSecond: Number(median(rates).toFixed(1)),

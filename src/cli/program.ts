@@ -228,6 +228,12 @@ function serveCommandSpec(io: CliIO, done: (code: number) => void): Command {
       serveDefaults.workers,
     )
     .option(
+      '--threads <n>',
+      'engine threads per worker',
+      parseInteger('--threads', 1, 256),
+      serveDefaults.threads,
+    )
+    .option(
       '--max-body-mb <x>',
       'largest request body in MiB (one image, or a whole batch)',
       parseNumber('--max-body-mb', 0.001, 1024),

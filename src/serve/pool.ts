@@ -28,6 +28,8 @@ export interface PoolOptions {
   /** Absolute path of the module exporting `loadScorer`. */
   scorerModule: string;
   modelPath: string;
+  /** Engine threads per worker; absent = the engine's default (every core). */
+  threads?: number;
   /** Worker threads, each with its own copy of the model. */
   workers: number;
   /** Jobs that may wait for a worker; one more is refused with 503. */
@@ -336,7 +338,11 @@ function spawnWorker(
   options: PoolOptions,
 ): { slot: Slot; ready: Promise<ScorerInfo> } {
   const worker = new Worker(workerFile, {
-    workerData: { scorerModule: options.scorerModule, modelPath: options.modelPath },
+    workerData: {
+      scorerModule: options.scorerModule,
+      modelPath: options.modelPath,
+      ...(options.threads === undefined ? {} : { threads: options.threads }),
+    },
   });
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   const slot: Slot = {

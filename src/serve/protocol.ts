@@ -15,6 +15,8 @@ export interface WorkerData {
   /** Absolute path of the module exporting `loadScorer`. */
   scorerModule: string;
   modelPath: string;
+  /** Engine threads of this worker (OpenMP threads are set per calling thread); absent = all cores. */
+  threads?: number;
 }
 
 /** What a job asks of a scorer: scores, or anomaly maps. */

@@ -60,6 +60,11 @@ export interface ServerOptions {
    * every core inside one worker; more workers help when requests are small.
    */
   workers?: number;
+  /**
+   * Engine threads per worker (default: every core). With several workers, 1 keeps them from
+   * competing for the same cores.
+   */
+  threads?: number;
   limits?: Partial<ServeLimits>;
   /**
    * Module exporting `loadScorer(modelPath)`; default the compiled detect module. Tests point it
@@ -304,11 +309,18 @@ export async function createServer(options: ServerOptions): Promise<DuiadServer>
   const limits = resolveLimits(options.limits);
   const workers = options.workers ?? 1;
   checkPositiveInteger('workers', workers);
+  if (options.threads !== undefined) {
+    checkPositiveInteger('threads', options.threads);
+    if (options.threads > 256) {
+      throw new UsageError(`serve: threads must be at most 256 (got ${options.threads})`);
+    }
+  }
   const scorerModule = checkScorerModule(options.scorerModule ?? defaultScorerModule);
   const pool = await WorkerPool.start({
     scorerModule,
     modelPath: options.modelPath,
     workers,
+    ...(options.threads === undefined ? {} : { threads: options.threads }),
     queue: limits.queue,
     jobTimeoutMs: limits.jobTimeoutMs,
     onEvent: options.onEvent,

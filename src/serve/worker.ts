@@ -50,6 +50,10 @@ async function runJob(scorer: Scorer, message: PoolMessage & { type: 'job' }): P
 
 async function load(): Promise<Scorer | null> {
   try {
+    if (data.threads !== undefined) {
+      // The engine's thread count belongs to the thread that sets it, so each worker sets its own.
+      (await import('../torch/index.js')).setNumThreads(data.threads);
+    }
     const loadScorer = await importLoadScorer(data.scorerModule);
     return await loadScorer(data.modelPath);
   } catch (error) {

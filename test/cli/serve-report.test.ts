@@ -60,7 +60,10 @@ test('duiad serve answers, then on SIGTERM finishes the request in flight and ex
   assert.equal(answer.status, 200);
   assert.equal((answer.json as { score: number }).score, 0.2);
   assert.equal(await exited, 0, log.stderr);
-  assert.match(log.stderr, /fake-brightness model .* on http:\/\/127\.0\.0\.1:\d+ \(1 workers\)/);
+  assert.match(
+    log.stderr,
+    /fake-brightness model .* on http:\/\/127\.0\.0\.1:\d+ \(2 workers, 1 engine threads each\)/,
+  );
   assert.match(log.stderr, /SIGTERM: finishing requests in flight/);
   assert.match(log.stderr, /stopped/);
 });
