@@ -23,7 +23,7 @@ import {
 } from '../data/folder.js';
 import { subset } from '../data/oneclass.js';
 import type { ImageSet } from '../data/types.js';
-import { DuiadError, ModelError, NotFoundError } from '../errors.js';
+import { DuiadError, ModelError, NotFoundError, UsageError } from '../errors.js';
 import {
   type Calibration,
   calibrate,
@@ -302,6 +302,15 @@ export async function fit(
   source: string | ImageSet,
   options: DetectorOptions = {},
 ): Promise<Detector> {
+  const isSet = typeof source === 'object' && source !== null && 'images' in source;
+  if (typeof source !== 'string' && !isSet) {
+    throw new UsageError(
+      `fit: give a folder path or an ImageSet of normal images (got ${describeValue(source)})`,
+    );
+  }
+  if (typeof options !== 'object' || options === null) {
+    throw new UsageError(`fit: options must be an object (got ${describeValue(options)})`);
+  }
   const fpr = options.fpr ?? defaultDetectorOptions.fpr;
   const share = options.calibrationShare ?? defaultDetectorOptions.calibrationShare;
   const seed = options.duiad?.seed ?? 0;
@@ -392,8 +401,30 @@ export async function score(
   detector: Detector,
   images: readonly string[] | ImageSet,
 ): Promise<Array<ScoredImage | UnscoredImage>> {
-  if ('images' in images) return detector.scoreSet(images);
-  return detector.scorePaths(images);
+  if (!(detector instanceof Detector)) {
+    throw new UsageError(`score: the first argument must be a fitted or loaded detector`);
+  }
+  if (Array.isArray(images)) {
+    const bad = images.find((p) => typeof p !== 'string');
+    if (bad !== undefined) {
+      throw new UsageError(`score: paths must be strings (got ${describeValue(bad)})`);
+    }
+    return detector.scorePaths(images);
+  }
+  if (typeof images === 'object' && images !== null && 'images' in images) {
+    return detector.scoreSet(images);
+  }
+  throw new UsageError(
+    `score: give an array of image paths or an ImageSet (got ${describeValue(images)})`,
+  );
+}
+
+/** A short description of a value for error messages: its type, and strings quoted. */
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `the string '${value.slice(0, 80)}'`;
+  return typeof value;
 }
 
 /** Writes `detector` to the safetensors file `path`. */

@@ -15,7 +15,7 @@ import sharp from 'sharp';
 import { decodeImage } from '../../src/data/folder.js';
 import { type Detector, fit, load, loadScorer, score } from '../../src/detect/index.js';
 import { type ScoredImage, isScored } from '../../src/detect/types.js';
-import { FormatError, ModelError, NotFoundError } from '../../src/errors.js';
+import { FormatError, ModelError, NotFoundError, UsageError } from '../../src/errors.js';
 import { pValue } from '../../src/methods/calibration.js';
 import { fitDuiad } from '../../src/methods/duiad/train.js';
 import { liveTensors } from '../../src/torch/index.js';
@@ -232,4 +232,18 @@ test('loadScorer works inside a worker thread, from the built module', async () 
   const [expected] = await score(detector, [anomalies[1] as string]);
   assert.deepEqual(message.results, [expected]);
   assert.deepEqual(message.info, detector.info);
+});
+
+test('the library API refuses arguments of the wrong kind with a UsageError naming them', async () => {
+  const usage = (pattern: RegExp) => (e: unknown) =>
+    e instanceof UsageError && e.code === 'E_USAGE' && pattern.test(e.message);
+  await assert.rejects(fit(null as unknown as string), usage(/fit: give a folder path .*got null/));
+  await assert.rejects(fit(42 as unknown as string), usage(/got number/));
+  await assert.rejects(fit(dir, null as unknown as object), usage(/options must be an object/));
+  await assert.rejects(
+    score(detector, 'a.png' as unknown as string[]),
+    usage(/score: give an array of image paths .*the string 'a\.png'/),
+  );
+  await assert.rejects(score(detector, [1] as unknown as string[]), usage(/paths must be strings/));
+  await assert.rejects(score({} as Detector, []), usage(/fitted or loaded detector/));
 });
