@@ -2,7 +2,6 @@
  * `duiad eval`: score a trained model on its dataset's full test set and report AUROC,
  * AUPR and the false-positive rate at 95% true-positive rate.
  */
-import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 
 import { type DatasetName, classNames, datasetNames, loadDataset } from '../data/datasets.js';
@@ -11,7 +10,7 @@ import { loadDuiadModel } from '../methods/duiad/model.js';
 import { auroc, aupr, fprAtTpr } from '../metrics/index.js';
 import { setNumThreads } from '../torch/index.js';
 import type { CliIO } from './io.js';
-import { modelFileIn } from './train.js';
+import { modelFileFrom } from './model-file.js';
 
 /** Parsed flags of `duiad eval`. */
 export interface EvalFlags {
@@ -19,18 +18,6 @@ export interface EvalFlags {
   data?: string;
   json?: boolean;
   threads?: number;
-}
-
-/** A model directory (holding model.safetensors) or the file itself. */
-async function modelPath(given: string): Promise<string> {
-  const info = await stat(given).catch((error: unknown) => {
-    throw new NotFoundError(`eval: model ${given} does not exist`, { cause: error });
-  });
-  const path = info.isDirectory() ? modelFileIn(given) : given;
-  // Anything but a regular file (a FIFO, a device) could block a read forever.
-  const file = await stat(path).catch(() => null);
-  if (!file?.isFile()) throw new NotFoundError(`eval: ${path} is not a model file`);
-  return path;
 }
 
 function trainingSetOf(
@@ -52,7 +39,7 @@ function trainingSetOf(
 /** Runs `duiad eval`; returns the exit code. */
 export async function evalCommand(flags: EvalFlags, io: CliIO): Promise<number> {
   if (flags.threads !== undefined) setNumThreads(flags.threads);
-  const path = await modelPath(flags.model);
+  const path = await modelFileFrom(flags.model, 'eval');
   const { model, metadata } = await loadDuiadModel(path);
   try {
     const trained = trainingSetOf(metadata.extra, path);

@@ -2,9 +2,10 @@
  * `duiad report`: scores folders of images with a model and writes one self-contained HTML
  * report (charts, AUROC when labels are given, the most and least anomalous images).
  */
-import { readdir, stat, writeFile } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { stat, writeFile } from 'node:fs/promises';
+import { extname } from 'node:path';
 
+import { listFolder } from '../data/folder.js';
 import { FormatError, NotFoundError, UsageError } from '../errors.js';
 import { buildReport } from '../report/index.js';
 import { importLoadScorer } from '../serve/scorer-module.js';
@@ -25,14 +26,10 @@ const imageExtensions = new Set(['.png', '.jpg', '.jpeg', '.webp']);
 
 /** The image files (by extension) directly inside `dir`, sorted by name. */
 async function imagesIn(dir: string, flag: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true }).catch((error: unknown) => {
+  const listed = await listFolder(dir).catch((error: unknown) => {
     throw new NotFoundError(`report: ${flag} ${dir} is not a readable folder`, { cause: error });
   });
-  const files = entries
-    .filter((e) => e.isFile() && !e.name.startsWith('.'))
-    .filter((e) => imageExtensions.has(extname(e.name).toLowerCase()))
-    .map((e) => join(dir, e.name))
-    .sort();
+  const files = listed.filter((path) => imageExtensions.has(extname(path).toLowerCase()));
   if (files.length === 0)
     throw new UsageError(`report: ${flag} ${dir} holds no .png, .jpg, .jpeg or .webp images`);
   return files;

@@ -43,6 +43,16 @@ async function realModel(dir: string): Promise<Uint8Array> {
 }
 
 /** Rewrites a model file with its metadata or tensors changed by `edit`. */
+/** Loading `path` fails with a ModelError that matches `message` and names the file. */
+async function assertRefused(path: string, name: string, message: RegExp): Promise<void> {
+  await assert.rejects(loadDuiadModel(path), (e: unknown) => {
+    assert.ok(e instanceof ModelError, `${name}: ${String(e)}`);
+    assert.match(e.message, message, name);
+    assert.ok(e.message.includes(path), `${name}: ${e.message}`);
+    return true;
+  });
+}
+
 async function doctored(
   dir: string,
   name: string,
@@ -94,13 +104,7 @@ test('doctored model files are refused with a ModelError naming the file', async
     ],
   ];
   for (const [name, edit, message] of cases) {
-    const path = await doctored(dir, `${name}.safetensors`, edit);
-    await assert.rejects(loadDuiadModel(path), (e: unknown) => {
-      assert.ok(e instanceof ModelError, `${name}: ${String(e)}`);
-      assert.match(e.message, message, name);
-      assert.ok(e.message.includes(path), `${name}: ${e.message}`);
-      return true;
-    });
+    await assertRefused(await doctored(dir, `${name}.safetensors`, edit), name, message);
   }
   assert.equal(liveTensors(), before);
 });
@@ -190,12 +194,6 @@ test('format version 1 files load without calibration; version 2 sections are ch
     ['maps-bad', (m) => (m['anomalyMaps'] = { patch: 0 }), /anomalyMaps patch/],
   ];
   for (const [name, edit, message] of cases) {
-    const path = await doctored(dir, `${name}.safetensors`, edit);
-    await assert.rejects(loadDuiadModel(path), (e: unknown) => {
-      assert.ok(e instanceof ModelError, `${name}: ${String(e)}`);
-      assert.match(e.message, message, name);
-      assert.ok(e.message.includes(path), `${name}: ${e.message}`);
-      return true;
-    });
+    await assertRefused(await doctored(dir, `${name}.safetensors`, edit), name, message);
   }
 });

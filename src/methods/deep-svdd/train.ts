@@ -6,7 +6,7 @@
 import { checkImageSet } from '../../data/oneclass.js';
 import type { ImageSet } from '../../data/types.js';
 import { ValueError } from '../../errors.js';
-import { Generator, SGD, keep, manualSeed, tidy } from '../../torch/index.js';
+import { Generator, SGD, full, keep, manualSeed, tidy, where } from '../../torch/index.js';
 import type { FitOptions } from '../detector.js';
 import { trainEpochs } from '../loop.js';
 import { encodeAll, fitPreprocessing, standardise } from '../preprocess.js';
@@ -53,8 +53,8 @@ export async function fitDeepSvdd(
   const centre = keep(
     tidy(() => {
       const c = initial.mean([0]);
-      const sign = c.lt(0).to('float32').mul(-2).add(1);
-      return c.abs().lt(minCentre).to('float32').mul(sign.mul(minCentre).sub(c)).add(c);
+      const pushed = where(c.lt(0), full(c.shape, -minCentre), full(c.shape, minCentre));
+      return where(c.abs().lt(minCentre), pushed, c);
     }),
   );
   initial.dispose();

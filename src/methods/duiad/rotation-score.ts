@@ -4,7 +4,7 @@
  * Score = mean over the four rotations r of −log p(r | image rotated by r).
  */
 import type { ImageSet } from '../../data/types.js';
-import { type Tensor, logSoftmax, noGrad, rot90, tensor, tidy } from '../../torch/index.js';
+import { type Tensor, logSoftmax, noGrad, rot90, tidy } from '../../torch/index.js';
 import { type Preprocessing, imageBatch, standardise } from '../preprocess.js';
 import type { DuiadNetwork } from './network.js';
 
@@ -37,13 +37,7 @@ function batchScores(net: DuiadNetwork, batch: Tensor, prep: Preprocessing): Flo
     const logits = net.rotationHead.forward(
       net.forward(standardise(rot90(batch, r, [2, 3]), prep)),
     );
-    // Pick column r of the log-probabilities with a one-hot mask.
-    const mask = new Float32Array(rows * 4);
-    for (let i = 0; i < rows; i++) mask[i * 4 + r] = 1;
-    const nll = logSoftmax(logits, 1)
-      .mul(tensor(mask, [rows, 4]))
-      .sum([1])
-      .neg();
+    const nll = logSoftmax(logits, 1).narrow(1, r, 1).reshape([rows]).neg();
     total = total ? total.add(nll) : nll;
   }
   return (total as Tensor).div(4).toFloat32();
