@@ -4,12 +4,12 @@
  * found on disk and skipped, so an interrupted run resumes where it stopped.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { cpus, platform } from 'node:os';
+import { cpus, loadavg, platform } from 'node:os';
 import { dirname, join } from 'node:path';
 
 import { type DatasetName, loadDataset } from '../data/datasets.js';
 import { oneClassSplit } from '../data/oneclass.js';
-import type { DuiadConfig } from '../methods/duiad/config.js';
+import { type DuiadConfig, defaultDuiadConfig } from '../methods/duiad/config.js';
 import { duiadVersion } from '../methods/duiad/model.js';
 import { methods } from '../methods/registry.js';
 import { aupr, auroc, fprAtTpr } from '../metrics/index.js';
@@ -32,6 +32,8 @@ export interface BenchPlan {
   methods: readonly string[];
   seeds: number;
   profile: Profile;
+  /** Overrides the profile's epochs for the DUIAD family (the AUROC-against-time curve). */
+  epochs?: number;
   out: string;
 }
 
@@ -48,6 +50,8 @@ export interface SplitResult {
   trainImages: number;
   testImages: number;
   trainingSeconds: number;
+  /** One-minute load average when the split started and when its training ended. */
+  loadAverage?: [number, number];
   auroc: number;
   aupr: number;
   fpr95: number;
@@ -70,13 +74,30 @@ export function resultPath(
   return join(out, dataset, method, `class-${k}-seed-${seed}.json`);
 }
 
-async function finished(path: string): Promise<boolean> {
+/**
+ * Whether `path` holds a finished result made with `profile` and, for DUIAD variants, with
+ * `epochs`; a result made otherwise is an error, so one folder never mixes training budgets.
+ */
+async function finished(
+  path: string,
+  profile: Profile,
+  epochs: number | undefined,
+): Promise<boolean> {
+  let result: Partial<SplitResult>;
   try {
-    const result = JSON.parse(await readFile(path, 'utf8')) as Partial<SplitResult>;
-    return typeof result.auroc === 'number';
+    result = JSON.parse(await readFile(path, 'utf8')) as Partial<SplitResult>;
   } catch {
     return false;
   }
+  if (typeof result.auroc !== 'number') return false;
+  const madeWith = result.configuration?.epochs;
+  if (result.profile !== profile || (epochs !== undefined && madeWith !== epochs)) {
+    throw new UsageError(
+      `bench: ${path} was made with profile ${String(result.profile)}, ${String(madeWith)} epochs; ` +
+        'write these settings to another --out folder',
+    );
+  }
+  return true;
 }
 
 function machine(): SplitResult['machine'] {
@@ -90,21 +111,28 @@ export async function runBench(
   onEvent: (e: BenchEvent) => void = () => {},
 ): Promise<string[]> {
   const written: string[] = [];
+  const duiad: Partial<DuiadConfig> = {
+    ...profiles[plan.profile],
+    ...(plan.epochs === undefined ? {} : { epochs: plan.epochs }),
+  };
+  const epochs = duiad.epochs ?? defaultDuiadConfig.epochs;
   const train = await loadDataset(plan.dataset, 'train', plan.dataPath);
   const test = await loadDataset(plan.dataset, 'test', plan.dataPath);
   for (const k of plan.classes) {
     const split = oneClassSplit(train, test, k);
     for (const method of plan.methods) {
       for (let seed = 0; seed < plan.seeds; seed++) {
+        const spec = methods[method];
+        if (!spec) throw new UsageError(`bench: unknown method '${method}'`);
         const path = resultPath(plan.out, plan.dataset, method, k, seed);
-        if (await finished(path)) {
+        if (await finished(path, plan.profile, spec.duiadFamily ? epochs : undefined)) {
           onEvent({ type: 'skip', path });
           continue;
         }
         onEvent({ type: 'split', method, normalClass: k, seed });
-        const spec = methods[method];
-        if (!spec) throw new UsageError(`bench: unknown method '${method}'`);
-        const model = await spec.fit(split.train, { seed, duiad: profiles[plan.profile] });
+        const loadBefore = loadavg()[0] ?? 0;
+        const model = await spec.fit(split.train, { seed, duiad });
+        const loadAfter = loadavg()[0] ?? 0;
         const scores = model.score(split.test);
         const result: SplitResult = {
           dataset: plan.dataset,
@@ -121,6 +149,7 @@ export async function runBench(
           trainImages: split.train.count,
           testImages: split.test.count,
           trainingSeconds: model.trainingSeconds,
+          loadAverage: [Number(loadBefore.toFixed(2)), Number(loadAfter.toFixed(2))],
           auroc: auroc(scores, split.testIsAnomaly),
           aupr: aupr(scores, split.testIsAnomaly),
           fpr95: fprAtTpr(scores, split.testIsAnomaly, 0.95),

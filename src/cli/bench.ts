@@ -19,6 +19,7 @@ export interface BenchFlags {
   classes: string;
   seeds: number;
   profile: Profile;
+  epochs?: number;
   out: string;
   threads?: number;
 }
@@ -47,6 +48,7 @@ export async function benchCommand(flags: BenchFlags, io: CliIO): Promise<number
     methods: flags.methods,
     seeds: flags.seeds,
     profile: flags.profile,
+    ...(flags.epochs === undefined ? {} : { epochs: flags.epochs }),
     out: flags.out,
   };
   await runBench(plan, (e) => {

@@ -202,6 +202,11 @@ function benchCommandSpec(io: CliIO, done: (code: number) => void): Command {
       parseChoice('--profile', ['cpu', 'paper'] as const),
       'cpu',
     )
+    .option(
+      '--epochs <n>',
+      "training epochs of the DUIAD-family methods (default: the profile's)",
+      parseInteger('--epochs', 1, 10_000),
+    )
     .option('--out <dir>', 'results folder', 'runs/bench');
   return addThreads(cmd).action(async (flags) => done(await benchCommand(flags, io)));
 }

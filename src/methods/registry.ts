@@ -27,30 +27,41 @@ function duiadVariant(overrides: Partial<DuiadConfig>): Fit {
     fitDuiad(train, { ...run.duiad, ...overrides, seed: run.seed }, run.options);
 }
 
+/** A method: how to fit it, what it is, and whether it takes the DUIAD configuration. */
+export interface MethodSpec {
+  fit: Fit;
+  about: string;
+  /** True for DUIAD variants: benchmark profiles and `--epochs` apply to them. */
+  duiadFamily?: true;
+}
+
+const variant = (overrides: Partial<DuiadConfig>, about: string): MethodSpec => ({
+  fit: duiadVariant(overrides),
+  about,
+  duiadFamily: true,
+});
+
 /** The methods by name, with what each is. */
-export const methods: Readonly<Record<string, { fit: Fit; about: string }>> = {
-  duiad: { fit: duiadVariant({}), about: 'DUIAD defaults: InfoNCE + rotation + 5 × vmf entropy' },
-  'duiad-infonce': {
-    fit: duiadVariant({ mi: 'infonce' }),
-    about: 'DUIAD without the rotation term: InfoNCE + 5 × vmf entropy',
-  },
-  'duiad-center': { fit: duiadVariant({ entropy: 'center' }), about: 'DUIAD, center entropy' },
-  'duiad-gaussian': {
-    fit: duiadVariant({ entropy: 'gaussian' }),
-    about: 'DUIAD, Gaussian entropy',
-  },
-  'simclr-knn': {
-    fit: duiadVariant({ mi: 'infonce', beta: 0 }),
-    about: 'contrastive only (DUIAD with beta 0 and no rotation term)',
-  },
-  rotnet: {
-    fit: duiadVariant({ mi: 'rotation', beta: 0, score: 'rotation' }),
-    about: 'rotation prediction (GEOM-style, 4 rotations), scored by the rotation classifier',
-  },
-  'duiad-rotscore': {
-    fit: duiadVariant({ score: 'rotation' }),
-    about: 'DUIAD defaults, scored by the rotation classifier instead of kNN',
-  },
+export const methods: Readonly<Record<string, MethodSpec>> = {
+  duiad: variant({}, 'DUIAD defaults: InfoNCE + rotation + 5 × vmf entropy'),
+  'duiad-infonce': variant(
+    { mi: 'infonce' },
+    'DUIAD without the rotation term: InfoNCE + 5 × vmf entropy',
+  ),
+  'duiad-center': variant({ entropy: 'center' }, 'DUIAD, center entropy'),
+  'duiad-gaussian': variant({ entropy: 'gaussian' }, 'DUIAD, Gaussian entropy'),
+  'simclr-knn': variant(
+    { mi: 'infonce', beta: 0 },
+    'contrastive only (DUIAD with beta 0 and no rotation term)',
+  ),
+  rotnet: variant(
+    { mi: 'rotation', beta: 0, score: 'rotation' },
+    'rotation prediction (GEOM-style, 4 rotations), scored by the rotation classifier',
+  ),
+  'duiad-rotscore': variant(
+    { score: 'rotation' },
+    'DUIAD defaults, scored by the rotation classifier instead of kNN',
+  ),
   'deep-svdd': {
     fit: (train, run) => fitDeepSvdd(train, { seed: run.seed }, run.options),
     about: 'one-class Deep SVDD: bias-free CNN pulled towards a centre fixed at initialisation',

@@ -2,8 +2,8 @@
  * The benchmark runner on a generated idx dataset: results per split, resumption, tables.
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 
@@ -96,6 +96,7 @@ test('runBench writes one result per split, resumes, and reports', async (t) => 
   assert.equal(result.testImages, 6);
   // Bright normals: the dark and barred test images are far away, so the split is perfect.
   assert.equal(result.auroc, 1);
+  assert.equal(result.loadAverage?.length, 2);
 
   // A second run finds everything done.
   const again: BenchEvent[] = [];
@@ -105,4 +106,41 @@ test('runBench writes one result per split, resumes, and reports', async (t) => 
   const summary = await writeReport(out, 'mnist');
   assert.equal(summary['mnist']?.['pixel-knn']?.seeds, 2);
   assert.match(await readFile(join(out, 'mnist', 'table.md'), 'utf8'), /\| 1 1 \| 100\.0 \|/);
+});
+
+test('runBench refuses a results folder made with another epoch budget', async (t) => {
+  const data = await tempDir(t);
+  const out = await tempDir(t);
+  await writeIdx(data, 'train', [0, 1, 0, 1]);
+  await writeIdx(data, 't10k', [0, 1]);
+  const path = resultPath(out, 'mnist', 'duiad', 0, 0);
+  await mkdir(dirname(path), { recursive: true });
+  const made = { auroc: 0.5, profile: 'cpu', configuration: { epochs: 8 } };
+  await writeFile(path, JSON.stringify(made));
+  const plan = {
+    dataset: 'mnist' as const,
+    dataPath: data,
+    classes: [0],
+    methods: ['duiad'],
+    seeds: 1,
+    profile: 'cpu' as const,
+    out,
+  };
+
+  // The default budget is 8 epochs: the result counts as done, nothing is trained.
+  const events: BenchEvent[] = [];
+  assert.deepEqual(await runBench(plan, (e) => events.push(e)), []);
+  assert.deepEqual(
+    events.map((e) => e.type),
+    ['skip'],
+  );
+  await assert.rejects(
+    runBench({ ...plan, epochs: 32 }),
+    (e: unknown) =>
+      e instanceof UsageError && /8 epochs/.test(e.message) && /another --out/.test(e.message),
+  );
+  await assert.rejects(
+    runBench({ ...plan, profile: 'paper' }),
+    (e: unknown) => e instanceof UsageError && /profile cpu/.test(e.message),
+  );
 });
