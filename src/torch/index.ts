@@ -6,3 +6,4 @@ export * from './nn/layers.js';
 export * from './optim.js';
 export { EngineLoadError, type DType, type MemoryFormat } from './native.js';
 export * from './safetensors.js';
+export { OffThreadModule, type OffThreadOptions } from './off-thread.js';
