@@ -144,3 +144,54 @@ test('runBench refuses a results folder made with another epoch budget', async (
     (e: unknown) => e instanceof UsageError && /profile cpu/.test(e.message),
   );
 });
+
+/** CIFAR-100 binary records (coarse, fine, 3072 pixels): coarse 0 red, 19 grey, 7 striped. */
+function cifar100Records(coarse: number[]): Buffer {
+  return Buffer.concat(
+    coarse.map((label, i) => {
+      const record = Buffer.alloc(2 + 3072);
+      record[0] = label;
+      record[1] = (label * 5 + i) % 100;
+      for (let p = 0; p < 3072; p++) {
+        record[2 + p] =
+          label === 0
+            ? p < 1024
+              ? 200 + (i % 5)
+              : 5
+            : label === 19
+              ? 240 - ((i * 3 + p) % 11)
+              : p % 32 < 16
+                ? 255
+                : 0;
+      }
+      return record;
+    }),
+  );
+}
+
+test('runBench runs CIFAR-100 superclasses from generated files in the binary layout', async (t) => {
+  const data = await tempDir(t);
+  const out = await tempDir(t);
+  await writeFile(join(data, 'train.bin'), cifar100Records([0, 19, 7, 0, 19, 7, 0, 19]));
+  await writeFile(join(data, 'test.bin'), cifar100Records([0, 19, 7, 7, 0, 19]));
+  const plan = {
+    dataset: 'cifar100' as const,
+    dataPath: data,
+    classes: [0, 19],
+    methods: ['pixel-knn'],
+    seeds: 1,
+    profile: 'cpu' as const,
+    out,
+  };
+  assert.equal((await runBench(plan)).length, 2);
+  const last = JSON.parse(
+    await readFile(resultPath(out, 'cifar100', 'pixel-knn', 19, 0), 'utf8'),
+  ) as SplitResult;
+  assert.equal(last.trainImages, 3);
+  assert.equal(last.testImages, 6);
+  assert.equal(last.auroc, 1);
+  await writeReport(out, 'cifar100');
+  const table = await readFile(join(out, 'cifar100', 'table.md'), 'utf8');
+  assert.match(table, /\| 0 aquatic_mammals \| 100\.0 \|/);
+  assert.match(table, /\| 19 vehicles_2 \| 100\.0 \|/);
+});
