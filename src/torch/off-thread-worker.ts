@@ -4,12 +4,11 @@
  */
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 
-import { DuiadError } from '../errors.js';
-import type { Module } from './nn/module.js';
+import { Module } from './nn/module.js';
 import type { OffThreadReply, OffThreadRequest } from './off-thread.js';
 import { setNumThreads, tensor } from './ops.js';
 import { decodeSafetensors } from './safetensors.js';
-import { dispose, noGrad, tidy } from './tensor.js';
+import { Tensor, dispose, noGrad, tidy } from './tensor.js';
 
 interface Setup {
   factoryUrl: string;
@@ -28,12 +27,13 @@ const setup = workerData as Setup;
 const post = (reply: OffThreadReply) => port.postMessage(reply);
 
 function errorReply(id: number | null, e: unknown): OffThreadReply {
-  const error = e instanceof Error ? e : new Error(String(e));
+  const error = e instanceof Error ? e : new Error(`a non-error was thrown: ${String(e)}`);
+  const code = (error as { code?: unknown }).code;
   return {
     type: 'error',
     id,
     name: error.name,
-    ...(error instanceof DuiadError ? { code: error.code } : {}),
+    ...(typeof code === 'string' ? { code } : {}),
     message: error.message,
   };
 }
@@ -48,17 +48,12 @@ async function build(): Promise<Module> {
     );
   }
   const module = (factory as () => unknown)();
-  if (
-    module === null ||
-    typeof module !== 'object' ||
-    typeof (module as Module).forward !== 'function' ||
-    typeof (module as Module).loadStateDict !== 'function'
-  ) {
+  if (!(module instanceof Module)) {
     throw new TypeError(
       `OffThreadModule: the factory '${setup.factoryExport}' did not return a Module`,
     );
   }
-  const m = module as Module;
+  const m = module;
   const { tensors } = decodeSafetensors(setup.state, 'the state sent to the worker');
   try {
     m.loadStateDict(tensors);
@@ -76,14 +71,28 @@ async function serve(module: Module): Promise<void> {
 function answer(module: Module, request: OffThreadRequest): void {
   if (request.type === 'close') {
     module.dispose();
+    post({ type: 'closed' });
     port.close();
     return;
   }
   try {
     const reply = tidy(() =>
       noGrad((): OffThreadReply => {
-        const y = module.forward(tensor(request.data, request.shape));
-        return { type: 'output', id: request.id, data: y.data(), shape: [...y.shape] };
+        let x = tensor(request.data, request.shape);
+        if (x.dtype !== request.dtype) x = x.to(request.dtype);
+        const y: unknown = module.forward(x);
+        if (!(y instanceof Tensor)) {
+          throw new TypeError(
+            `OffThreadModule: the module's forward returned ${typeof y}, not a Tensor`,
+          );
+        }
+        return {
+          type: 'output',
+          id: request.id,
+          data: y.data(),
+          shape: [...y.shape],
+          dtype: y.dtype,
+        };
       }),
     );
     post(reply);

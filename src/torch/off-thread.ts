@@ -1,21 +1,32 @@
 /**
  * A module whose forward pass runs off the event loop: a worker thread builds the module from
  * a factory, loads the given weights, switches to evaluation mode and answers `forward` calls
- * one at a time, without autograd. The calling thread keeps serving while a batch runs.
+ * one at a time, in order, without autograd. The calling thread keeps serving while a batch
+ * runs.
  *
  * The factory is named by module path (an ES module exporting a function that returns a
  * Module), because a function cannot be sent to another thread; the weights travel as
- * safetensors bytes.
+ * safetensors bytes. Call `close()` when done: it answers the calls already sent, then stops
+ * the worker. An idle, unclosed module does not keep the process alive.
  */
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
-import { DuiadError, type ErrorCode } from '../errors.js';
-import type { Module } from './nn/module.js';
-import type { TensorData } from './native.js';
+import {
+  DuiadError,
+  type ErrorCode,
+  FormatError,
+  ModelError,
+  NotFoundError,
+  ShapeError,
+  UsageError,
+  ValueError,
+} from '../errors.js';
+import { Module } from './nn/module.js';
+import type { DType, TensorData } from './native.js';
 import { tensor } from './ops.js';
 import { encodeSafetensors } from './safetensors.js';
-import type { Tensor } from './tensor.js';
+import { Tensor } from './tensor.js';
 
 /** How an off-thread module is built. */
 export interface OffThreadOptions {
@@ -27,23 +38,57 @@ export interface OffThreadOptions {
   state: Module | Uint8Array;
   /** Engine threads in the worker; absent = the engine's default. */
   threads?: number;
+  /** How long building the module may take, in milliseconds (default 300,000). */
+  startTimeoutMs?: number;
 }
 
 /** Messages between this thread and the worker. */
 export type OffThreadRequest =
-  { type: 'forward'; id: number; data: TensorData; shape: number[] } | { type: 'close' };
+  | { type: 'forward'; id: number; data: TensorData; shape: number[]; dtype: DType }
+  | { type: 'close' };
 export type OffThreadReply =
   | { type: 'ready' }
-  | { type: 'output'; id: number; data: TensorData; shape: number[] }
-  | { type: 'error'; id: number | null; name: string; code?: ErrorCode; message: string };
+  | { type: 'output'; id: number; data: TensorData; shape: number[]; dtype: DType }
+  | { type: 'error'; id: number | null; name: string; code?: string; message: string }
+  | { type: 'closed' };
+
+type ErrorReply = Extract<OffThreadReply, { type: 'error' }>;
 
 const engineError = (message: string) => new DuiadError('E_NATIVE', message);
 
-/** Rebuilds an error sent from the worker: TypeError and RangeError stay so, others keep their code. */
-function fromWorker(reply: Extract<OffThreadReply, { type: 'error' }>): Error {
+const duiadErrors: Readonly<Record<string, new (message: string) => DuiadError>> = {
+  UsageError,
+  NotFoundError,
+  FormatError,
+  ShapeError,
+  ValueError,
+  ModelError,
+};
+
+/** Rebuilds an error sent from the worker with the class it had there, where that is known. */
+function fromWorker(reply: ErrorReply): Error {
+  const known = duiadErrors[reply.name];
+  if (known) return new known(reply.message);
   if (reply.name === 'TypeError') return new TypeError(reply.message);
   if (reply.name === 'RangeError') return new RangeError(reply.message);
-  return new DuiadError(reply.code ?? 'E_NATIVE', reply.message);
+  if (reply.code === 'ERR_MODULE_NOT_FOUND') return new NotFoundError(reply.message);
+  if (reply.name === 'DuiadError' && reply.code !== undefined) {
+    return new DuiadError(reply.code as ErrorCode, reply.message);
+  }
+  const error = new Error(reply.message);
+  error.name = reply.name;
+  return error;
+}
+
+const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/** A tensor of `dtype` from data whose array type may be wider (bool, bfloat16 travel widened). */
+function rebuild(data: TensorData, shape: number[], dtype: DType): Tensor {
+  const t = tensor(data, shape);
+  if (t.dtype === dtype) return t;
+  const converted = t.to(dtype);
+  t.dispose();
+  return converted;
 }
 
 interface Pending {
@@ -51,114 +96,171 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+/** How long a closing worker may take to stop by itself before it is terminated. */
+const closeGraceMs = 5_000;
+
 /** A module served by a worker thread. Start it with `OffThreadModule.start`. */
 export class OffThreadModule {
   readonly #worker: Worker;
+  readonly #exited: Promise<void>;
   readonly #pending = new Map<number, Pending>();
   #nextId = 0;
   #failure: Error | null = null;
-  #closed = false;
+  #closing: Promise<void> | null = null;
 
-  private constructor(worker: Worker) {
+  private constructor(worker: Worker, exited: Promise<void>) {
     this.#worker = worker;
+    this.#exited = exited;
     worker.on('message', (reply: OffThreadReply) => this.#receive(reply));
-    worker.on('error', (e: Error) => this.#fail(engineError(`off-thread module: ${e.message}`)));
+    worker.on('error', (e: unknown) =>
+      this.#fail(engineError(`off-thread module: the worker failed: ${messageOf(e)}`)),
+    );
     worker.on('exit', (code) =>
       this.#fail(engineError(`off-thread module: the worker stopped (exit code ${code})`)),
     );
+    // Idle, the worker does not keep the process alive; a call in flight does.
+    worker.unref();
   }
 
   /** Starts the worker and resolves once the module is built and its weights loaded. */
   static async start(options: OffThreadOptions): Promise<OffThreadModule> {
-    if (typeof options.factoryModule !== 'string' || options.factoryModule === '') {
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError('OffThreadModule.start: options must be an object');
+    }
+    const { factoryModule, threads, startTimeoutMs = 300_000 } = options;
+    const factoryExport = options.factoryExport ?? 'default';
+    if (typeof factoryModule !== 'string' || factoryModule === '') {
       throw new TypeError('OffThreadModule.start: factoryModule must be a path or file: URL');
     }
-    if (
-      options.threads !== undefined &&
-      !(Number.isInteger(options.threads) && options.threads >= 1)
-    ) {
+    if (typeof factoryExport !== 'string' || factoryExport === '') {
+      throw new TypeError('OffThreadModule.start: factoryExport must be a non-empty string');
+    }
+    if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 1024)) {
       throw new RangeError(
-        `OffThreadModule.start: threads must be a positive integer (got ${String(options.threads)})`,
+        `OffThreadModule.start: threads must be an integer in [1, 1024] (got ${String(threads)})`,
       );
     }
-    const state =
-      options.state instanceof Uint8Array
-        ? options.state
-        : encodeSafetensors(options.state.stateDict());
-    const url = options.factoryModule.startsWith('file:')
-      ? options.factoryModule
-      : pathToFileURL(options.factoryModule).href;
+    if (!(Number.isFinite(startTimeoutMs) && startTimeoutMs > 0)) {
+      throw new RangeError(
+        `OffThreadModule.start: startTimeoutMs must be a positive number (got ${String(startTimeoutMs)})`,
+      );
+    }
+    let state: Uint8Array;
+    if (options.state instanceof Uint8Array) state = options.state;
+    else if (options.state instanceof Module) state = encodeSafetensors(options.state.stateDict());
+    else throw new TypeError('OffThreadModule.start: state must be a Module or safetensors bytes');
+
+    const url = factoryModule.startsWith('file:')
+      ? factoryModule
+      : pathToFileURL(factoryModule).href;
     const worker = new Worker(fileURLToPath(new URL('./off-thread-worker.js', import.meta.url)), {
-      workerData: {
-        factoryUrl: url,
-        factoryExport: options.factoryExport ?? 'default',
-        state,
-        threads: options.threads,
-      },
+      workerData: { factoryUrl: url, factoryExport, state, threads },
     });
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    let timer: NodeJS.Timeout | undefined;
     const ready = new Promise<void>((resolve, reject) => {
-      const onMessage = (reply: OffThreadReply) => {
-        worker.off('exit', onExit);
+      worker.once('message', (reply: OffThreadReply) => {
         if (reply.type === 'ready') resolve();
         else if (reply.type === 'error') reject(fromWorker(reply));
-      };
-      const onExit = (code: number) =>
-        reject(engineError(`OffThreadModule.start: the worker stopped (exit code ${code})`));
-      worker.once('message', onMessage);
-      worker.once('exit', onExit);
-      worker.once('error', (e) => reject(engineError(`OffThreadModule.start: ${e.message}`)));
+        else reject(engineError(`OffThreadModule.start: unexpected reply '${reply.type}'`));
+      });
+      worker.once('error', (e: unknown) =>
+        reject(engineError(`OffThreadModule.start: the worker failed: ${messageOf(e)}`)),
+      );
+      worker.once('exit', (code: number) =>
+        reject(
+          engineError(
+            code === 13
+              ? `OffThreadModule.start: ${url} never finished loading (a top-level await that never settles)`
+              : `OffThreadModule.start: the worker stopped (exit code ${code})`,
+          ),
+        ),
+      );
+      timer = setTimeout(
+        () => reject(engineError(`OffThreadModule.start: not ready after ${startTimeoutMs} ms`)),
+        startTimeoutMs,
+      );
     });
     try {
       await ready;
     } catch (e) {
       await worker.terminate();
       throw e;
+    } finally {
+      clearTimeout(timer);
     }
-    return new OffThreadModule(worker);
+    return new OffThreadModule(worker, exited);
   }
 
   /**
    * Runs the forward pass on a copy of `input` in the worker; resolves with the output as a
-   * new tensor of this thread. Calls are answered in order.
+   * new tensor of this thread, of the dtype the module returned. Calls are answered in order.
    */
   forward(input: Tensor): Promise<Tensor> {
-    if (this.#closed) return Promise.reject(engineError('OffThreadModule: closed'));
+    if (this.#closing) return Promise.reject(engineError('OffThreadModule: closed'));
     if (this.#failure) return Promise.reject(this.#failure);
-    let data: TensorData;
+    if (!(input instanceof Tensor)) {
+      return Promise.reject(new TypeError('OffThreadModule.forward: input must be a Tensor'));
+    }
+    let request: OffThreadRequest;
     try {
-      data = input.data();
+      const shape = [...input.shape];
+      request = {
+        type: 'forward',
+        id: this.#nextId++,
+        data: input.data(),
+        shape,
+        dtype: input.dtype,
+      };
     } catch (e) {
       return Promise.reject(e as Error);
     }
-    const id = this.#nextId++;
     return new Promise<Tensor>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      const request: OffThreadRequest = { type: 'forward', id, data, shape: [...input.shape] };
       this.#worker.postMessage(request);
+      this.#pending.set(request.id, { resolve, reject });
+      this.#worker.ref();
     });
   }
 
-  /** Lets the running call finish, then stops the worker; pending calls are refused. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
-    this.#worker.postMessage({ type: 'close' } satisfies OffThreadRequest);
-    await exited;
+  /**
+   * Answers the calls already sent, then stops the worker (terminating it if it has not
+   * stopped within a grace period, say because the factory module left a timer running).
+   * Later `forward` calls are refused. Calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    if (this.#failure === null) {
+      this.#worker.ref();
+      this.#worker.postMessage({ type: 'close' } satisfies OffThreadRequest);
+      const grace = new Promise<'late'>((resolve) =>
+        setTimeout(() => resolve('late'), closeGraceMs).unref(),
+      );
+      if ((await Promise.race([this.#exited, grace])) === 'late') await this.#worker.terminate();
+    }
+    await this.#exited;
   }
 
   #receive(reply: OffThreadReply): void {
-    if (reply.type === 'ready') return;
-    const id = reply.id;
-    const pending = id === null ? undefined : this.#pending.get(id);
-    if (pending === undefined || id === null) return;
-    this.#pending.delete(id);
+    if (reply.type === 'closed') {
+      // The module is freed; anything still running in the thread is the factory's own.
+      void this.#worker.terminate();
+      return;
+    }
+    if (reply.type === 'ready' || reply.id === null) return;
+    const pending = this.#pending.get(reply.id);
+    if (pending === undefined) return;
+    this.#pending.delete(reply.id);
+    if (this.#pending.size === 0) this.#worker.unref();
     if (reply.type === 'error') {
       pending.reject(fromWorker(reply));
       return;
     }
     try {
-      pending.resolve(tensor(reply.data, reply.shape));
+      pending.resolve(rebuild(reply.data, reply.shape, reply.dtype));
     } catch (e) {
       pending.reject(e as Error);
     }
@@ -166,8 +268,7 @@ export class OffThreadModule {
 
   #fail(error: Error): void {
     this.#failure ??= error;
-    for (const p of this.#pending.values())
-      p.reject(this.#closed ? engineError('OffThreadModule: closed') : error);
+    for (const p of this.#pending.values()) p.reject(error);
     this.#pending.clear();
   }
 }

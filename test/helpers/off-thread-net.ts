@@ -1,7 +1,14 @@
 /**
  * Factories for the off-thread module tests, imported by path in a worker thread.
  */
-import { BatchNorm2d, Conv2d, type Module, ReLU, Sequential } from '../../src/torch/index.js';
+import {
+  BatchNorm2d,
+  Conv2d,
+  Module,
+  ReLU,
+  Sequential,
+  type Tensor,
+} from '../../src/torch/index.js';
 
 /** A small convolutional network: `[n, 3, h, w]` -> `[n, 4, h/2, w/2]`. */
 export default function smallNet(): Module {
@@ -30,4 +37,32 @@ export function failingFactory(): Module {
 
 export function notAModule(): unknown {
   return { forward: 1 };
+}
+
+/** A module whose forward pass ends the worker thread, as a crash would. */
+class Exiting extends Module {
+  forward(): Tensor {
+    process.exit(3);
+  }
+}
+
+export function exitingNet(): Module {
+  return new Exiting();
+}
+
+/** A module that answers with a mask: `x > 0` as bool. */
+class Positive extends Module {
+  forward(input: Tensor): Tensor {
+    return input.gt(0);
+  }
+}
+
+export function positiveMask(): Module {
+  return new Positive();
+}
+
+/** A factory that leaves a timer running in the worker, which must not stop `close`. */
+export function leavesTimer(): Module {
+  setInterval(() => {}, 1000);
+  return smallNet();
 }

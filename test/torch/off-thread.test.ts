@@ -6,8 +6,17 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 
-import { DuiadError } from '../../src/errors.js';
-import { Generator, OffThreadModule, liveTensors, noGrad, randn } from '../../src/torch/index.js';
+import { DuiadError, FormatError, ModelError, NotFoundError } from '../../src/errors.js';
+import {
+  Generator,
+  OffThreadModule,
+  Sequential,
+  type Tensor,
+  liveTensors,
+  noGrad,
+  randn,
+  tensor,
+} from '../../src/torch/index.js';
 import smallNet, { wideNet } from '../helpers/off-thread-net.js';
 
 const factoryModule = fileURLToPath(new URL('../helpers/off-thread-net.js', import.meta.url));
@@ -89,15 +98,19 @@ test('start refuses bad factories, weights and options, naming what is wrong', a
   );
   await assert.rejects(
     OffThreadModule.start({ factoryModule, state: new Uint8Array([1, 2, 3]) }),
-    (e: unknown) => e instanceof DuiadError && e.code === 'E_FORMAT' && /too short/.test(e.message),
+    (e: unknown) => e instanceof FormatError && /too short/.test(e.message),
   );
   await assert.rejects(
     OffThreadModule.start({ factoryModule: '/no/such/factory.js', state: net }),
-    (e: unknown) => e instanceof DuiadError && /factory\.js/.test(e.message),
+    (e: unknown) => e instanceof NotFoundError && /factory\.js/.test(e.message),
   );
   await assert.rejects(
     OffThreadModule.start({ factoryModule: '', state: net }),
     (e: unknown) => e instanceof TypeError && /factoryModule/.test(e.message),
+  );
+  await assert.rejects(
+    OffThreadModule.start({ factoryModule, state: undefined as unknown as Uint8Array }),
+    (e: unknown) => e instanceof TypeError && /state must be/.test(e.message),
   );
   await assert.rejects(
     OffThreadModule.start({ factoryModule, state: net, threads: 0 }),
@@ -110,12 +123,74 @@ test('after close, forward calls are refused', async () => {
   const net = smallNet();
   const off = await OffThreadModule.start({ factoryModule, state: net });
   net.dispose();
-  await off.close();
-  await off.close();
+  const first = off.close();
+  assert.equal(off.close(), first, 'a second close waits for the same stop');
+  await first;
   const x = randn([1, 3, 8, 8]);
   await assert.rejects(
     off.forward(x),
     (e: unknown) => e instanceof DuiadError && /closed/.test(e.message),
   );
   x.dispose();
+});
+
+test('forward refuses what is not a tensor, by name', async (t) => {
+  const net = smallNet();
+  const off = await OffThreadModule.start({ factoryModule, state: net });
+  t.after(() => off.close());
+  net.dispose();
+  for (const bad of [null, {}, [1, 2], 'x']) {
+    await assert.rejects(
+      off.forward(bad as unknown as Tensor),
+      (e: unknown) => e instanceof TypeError && /input must be a Tensor/.test(e.message),
+    );
+  }
+});
+
+test('dtypes survive the trip both ways: a bool mask comes back as bool', async (t) => {
+  const off = await OffThreadModule.start({
+    factoryModule,
+    factoryExport: 'positiveMask',
+    state: new Sequential([]),
+  });
+  t.after(() => off.close());
+  const x = tensor(Float32Array.from([-1, 2, 0, 3]), [4]);
+  const mask = await off.forward(x);
+  assert.equal(mask.dtype, 'bool');
+  assert.deepEqual([...mask.to('int64').data()], [0n, 1n, 0n, 1n]);
+  const b = await off.forward(x.gt(1));
+  assert.equal(b.dtype, 'bool');
+  for (const tensor of [x, mask, b]) tensor.dispose();
+});
+
+test('a crashed worker fails its call, later calls, and close still returns', async () => {
+  const off = await OffThreadModule.start({
+    factoryModule,
+    factoryExport: 'exitingNet',
+    state: new Sequential([]),
+  });
+  const x = randn([2, 3]);
+  await assert.rejects(
+    off.forward(x),
+    (e: unknown) => e instanceof DuiadError && /exit code 3/.test(e.message),
+  );
+  await assert.rejects(
+    off.forward(x),
+    (e: unknown) => e instanceof DuiadError && /exit code 3/.test(e.message),
+  );
+  await off.close();
+  x.dispose();
+});
+
+test('close stops a worker whose factory left a timer running', async () => {
+  const net = smallNet();
+  const off = await OffThreadModule.start({
+    factoryModule,
+    factoryExport: 'leavesTimer',
+    state: net,
+  });
+  net.dispose();
+  const started = performance.now();
+  await off.close();
+  assert.ok(performance.now() - started < 4000, 'close did not wait for the grace period');
 });
