@@ -42,7 +42,6 @@ async function realModel(dir: string): Promise<Uint8Array> {
   return modelBytes;
 }
 
-/** Rewrites a model file with its metadata or tensors changed by `edit`. */
 /** Loading `path` fails with a ModelError that matches `message` and names the file. */
 async function assertRefused(path: string, name: string, message: RegExp): Promise<void> {
   await assert.rejects(loadDuiadModel(path), (e: unknown) => {
@@ -53,6 +52,10 @@ async function assertRefused(path: string, name: string, message: RegExp): Promi
   });
 }
 
+/**
+ * Rewrites a model file with its metadata or tensors changed by `edit`; the other metadata
+ * entries (the checksum) are kept as they were.
+ */
 async function doctored(
   dir: string,
   name: string,
@@ -64,7 +67,7 @@ async function doctored(
   // Tensors the edit makes are freed by tidy; the decoded ones are freed below.
   const bytes = tidy(() => {
     edit(meta, tensors);
-    return encodeSafetensors(tensors, { duiad: JSON.stringify(meta) });
+    return encodeSafetensors(tensors, { ...metadata, duiad: JSON.stringify(meta) });
   });
   dispose(originals);
   const path = join(dir, name);
@@ -196,4 +199,51 @@ test('format version 1 files load without calibration; version 2 sections are ch
   for (const [name, edit, message] of cases) {
     await assertRefused(await doctored(dir, `${name}.safetensors`, edit), name, message);
   }
+});
+
+test('a file edited or damaged after saving fails its checksum; version 2 files need none', async (t) => {
+  const dir = await tempDir(t);
+  const config = (m: Record<string, unknown>) => m['config'] as Record<string, unknown>;
+  const scale = (name: string) => (_: unknown, ts: Map<string, Tensor>) =>
+    ts.set(name, (ts.get(name) as Tensor).mul(1.001));
+  const cases: [string, (m: Record<string, unknown>, ts: Map<string, Tensor>) => void][] = [
+    ['weight-scaled', scale('net.encoder.conv1.weight')],
+    ['bank-scaled', scale('score.bank')],
+    ['k-changed', (m) => (config(m)['k'] = 1)],
+    ['seconds-changed', (m) => (m['trainingSeconds'] = 1)],
+  ];
+  for (const [name, edit] of cases) {
+    await assertRefused(
+      await doctored(dir, `${name}.safetensors`, edit),
+      name,
+      /fails its checksum/,
+    );
+  }
+
+  // One flipped byte in the middle of the tensor data, the header untouched.
+  const bytes = Buffer.from(await realModel(dir));
+  const size = Number(bytes.readBigUInt64LE(0));
+  const flipped = Buffer.from(bytes);
+  const at = 8 + size + Math.floor((bytes.length - 8 - size) / 2);
+  flipped[at] = (flipped[at] as number) ^ 0x10;
+  const damaged = join(dir, 'damaged.safetensors');
+  await writeFile(damaged, flipped);
+  await assertRefused(damaged, 'damaged', /fails its checksum|NaN or infinite/);
+
+  const unsummed = join(dir, 'unsummed.safetensors');
+  const { tensors, metadata } = decodeSafetensors(bytes);
+  await writeFile(unsummed, encodeSafetensors(tensors, { duiad: metadata['duiad'] ?? '' }));
+  await assertRefused(unsummed, 'unsummed', /has no checksum/);
+
+  const v2 = await doctored(dir, 'v2.safetensors', (m) => (m['formatVersion'] = 2));
+  const old = await loadDuiadModel(v2);
+  assert.equal(old.metadata.formatVersion, 2);
+  old.model.dispose();
+
+  const fresh = join(dir, 'fresh.safetensors');
+  await writeFile(fresh, bytes);
+  const loaded = await loadDuiadModel(fresh);
+  assert.equal(loaded.metadata.formatVersion, 3);
+  loaded.model.dispose();
+  dispose([...tensors.values()]);
 });

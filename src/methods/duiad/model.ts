@@ -7,7 +7,12 @@
  * Files of format version 1 still load: their input spec is their preprocessing geometry,
  * stretched (`fill`), and they have no calibration or map scale, so they can be evaluated
  * but not used to score images (`loadScorer` refuses them, naming the file).
+ *
+ * From format version 3 a file carries a SHA-256 checksum of its metadata and tensors: a file
+ * damaged or edited after saving is refused even when it is otherwise consistent.
  */
+import { createHash } from 'node:crypto';
+
 import { type InputSpec, checkInputSpec } from '../../data/folder.js';
 import { checkImageSet } from '../../data/oneclass.js';
 import type { ImageSet } from '../../data/types.js';
@@ -32,9 +37,26 @@ import { type MapScale, checkMapScale } from '../occlusion.js';
 
 /** Identifies duiad model files and their layout version. */
 export const modelFormat = 'duiad-model';
-export const modelFormatVersion = 2;
-/** Versions this duiad reads: 1 (no input spec, calibration or map scale) and 2. */
-export const readableFormatVersions: readonly number[] = [1, 2];
+export const modelFormatVersion = 3;
+/**
+ * Versions this duiad reads: 1 (no input spec, calibration or map scale), 2 (no checksum)
+ * and 3.
+ */
+export const readableFormatVersions: readonly number[] = [1, 2, 3];
+
+/**
+ * SHA-256 (hex) over the `duiad` metadata text and every tensor's name, dtype, shape and
+ * bytes, in name order.
+ */
+export function modelChecksum(tensors: ReadonlyMap<string, Tensor>, metadataText: string): string {
+  const hash = createHash('sha256').update(metadataText);
+  for (const [name, t] of [...tensors].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const data = t.data();
+    hash.update(`\0${name}\0${t.dtype}\0${t.shape.join(',')}\0`);
+    hash.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  }
+  return hash.digest('hex');
+}
 
 /** What a DuiadModel is made of. */
 export interface DuiadModelParts {
@@ -169,7 +191,8 @@ export class DuiadModel implements FittedDetector {
       versions: { ...sections.versions, duiad: duiadVersion, libtorch: engineVersion() },
       extra,
     };
-    await saveSafetensors(path, tensors, { duiad: JSON.stringify(metadata) });
+    const text = JSON.stringify(metadata);
+    await saveSafetensors(path, tensors, { duiad: text, sha256: modelChecksum(tensors, text) });
   }
 
   dispose(): void {
@@ -301,13 +324,28 @@ export async function loadDuiadModel(
       },
       new Generator(0),
     );
+    let model: DuiadModel;
     try {
-      const model = withPath(path, () => assemble(net, tensors, { config, metadata }));
-      return { model, metadata };
+      model = withPath(path, () => assemble(net, tensors, { config, metadata }));
     } catch (error) {
       net.dispose();
       throw error;
     }
+    // Checked last, so a file that is wrong in a nameable way gets that message instead.
+    if (metadata.formatVersion >= 3) {
+      const sum = raw['sha256'];
+      const problem =
+        sum === undefined
+          ? 'has no checksum'
+          : sum !== modelChecksum(tensors, raw['duiad'] ?? '')
+            ? 'fails its checksum: it was changed or damaged after it was saved'
+            : null;
+      if (problem !== null) {
+        model.dispose();
+        throw new ModelError(`model: ${path} ${problem}`);
+      }
+    }
+    return { model, metadata };
   } finally {
     for (const t of tensors.values()) t.dispose();
   }
