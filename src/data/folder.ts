@@ -227,24 +227,57 @@ export function failureOf(path: string, error: unknown): ImageFailure {
 /**
  * The files of `dir`, sorted; with `recursive`, those of its subfolders too. Hidden entries
  * (names starting with a dot) are left out. NotFoundError if `dir` is not a readable folder.
+ * When `unreadable` is given, a subfolder that cannot be read and a name that is not valid
+ * UTF-8 (no string path can open it) are added to it and skipped; without it, an unreadable
+ * subfolder's NotFoundError ends the listing.
  */
-export async function listFolder(dir: string, recursive = false): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true }).catch((error: unknown) => {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOTDIR' ? 'is not a folder' : readFailure(error);
-    throw new NotFoundError(`folder: ${dir} ${why}`, { cause: error });
-  });
+export async function listFolder(
+  dir: string,
+  recursive = false,
+  unreadable?: ImageFailure[],
+): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true, encoding: 'buffer' }).catch(
+    (error: unknown) => {
+      const code = (error as NodeJS.ErrnoException).code;
+      const why = code === 'ENOTDIR' ? 'is not a folder' : readFailure(error);
+      throw new NotFoundError(`folder: ${dir} ${why}`, { cause: error });
+    },
+  );
   const files: string[] = [];
   for (const entry of entries) {
-    if (entry.name.startsWith('.')) continue;
-    const path = join(dir, entry.name);
+    const name = utf8Name(entry.name);
+    if (name.text.startsWith('.')) continue;
+    const path = join(dir, name.text);
+    if (!name.valid && unreadable !== undefined) {
+      // Paths are strings, and this one cannot be spelt as one: name it rather than miss it.
+      const error = `folder: ${path}: the name is not valid UTF-8 and cannot be opened; rename it`;
+      unreadable.push({ path, code: 'E_NOT_FOUND', error });
+      continue;
+    }
     if (entry.isDirectory()) {
-      if (recursive) files.push(...(await listFolder(path, true)));
+      if (!recursive) continue;
+      try {
+        files.push(...(await listFolder(path, true, unreadable)));
+      } catch (error) {
+        if (unreadable === undefined || !(error instanceof NotFoundError)) throw error;
+        unreadable.push(failureOf(path, error));
+      }
     } else {
       files.push(path);
     }
   }
   return files.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A file name's text, and whether its bytes were valid UTF-8 (else the text is lossy). */
+function utf8Name(bytes: Uint8Array): { text: string; valid: boolean } {
+  try {
+    return { text: strictUtf8.decode(bytes), valid: true };
+  } catch {
+    return { text: Buffer.from(bytes).toString('utf8'), valid: false };
+  }
 }
 
 /** Decodes every path (at most `concurrency` at once); a result per path, in order. */
@@ -280,14 +313,22 @@ export async function readImageFolder(
 ): Promise<FolderImages> {
   const input = options.input ?? defaultInputSpec;
   checkInputSpec(input, 'folder');
-  const files = await listFolder(dir, options.recursive ?? false);
+  const unreadable: ImageFailure[] = [];
+  const files = await listFolder(dir, options.recursive ?? false, unreadable);
   if (files.length === 0) {
-    throw new NotFoundError(
-      `folder: ${dir} holds no files${options.recursive ? '' : ' (subfolders are not read without recursive)'}`,
-    );
+    const why =
+      unreadable.length > 0
+        ? ` it can read (${unreadable[0]?.error})`
+        : options.recursive
+          ? ''
+          : ' (subfolders are not read without recursive)';
+    throw new NotFoundError(`folder: ${dir} holds no files${why}`);
   }
   const decoded = await decodeFiles(files, { ...options, input });
-  const failures = decoded.filter((d): d is ImageFailure => !(d instanceof Uint8Array));
+  const failures = [
+    ...unreadable,
+    ...decoded.filter((d): d is ImageFailure => !(d instanceof Uint8Array)),
+  ];
   const images = decoded.filter((d): d is Uint8Array => d instanceof Uint8Array);
   if (images.length === 0) {
     const first = failures[0]?.error ?? '';

@@ -268,11 +268,12 @@ async function expandPaths(
     const info = await stat(path).catch(() => null);
     if (info?.isDirectory()) {
       try {
-        const files = await listFolder(path, recursive);
-        if (files.length === 0) {
+        const unreadable: UnscoredImage[] = [];
+        const files = await listFolder(path, recursive, unreadable);
+        if (files.length === 0 && unreadable.length === 0) {
           out.push({ path, code: 'E_NOT_FOUND', error: `folder: ${path} holds no files` });
         }
-        out.push(...files);
+        out.push(...files, ...unreadable);
       } catch (error) {
         out.push(failureOf(path, error));
       }

@@ -279,3 +279,47 @@ test('16-bit PNGs, alpha and greyscale inputs all become 8-bit images of the inp
     `${[...rgb]}`,
   );
 });
+
+test('files and folders whose names are not valid UTF-8 are skipped and named, not missed', async (t) => {
+  const dir = await tempDir(t);
+  const input = { ...defaultInputSpec, height: 8, width: 8 };
+  await writeImages(dir, { name: 'a', count: 1, size: 12, make: blob, seed: 5, formats: ['png'] });
+  await mkdir(join(dir, 'ok'));
+  await writeImages(join(dir, 'ok'), {
+    name: 'd',
+    count: 1,
+    size: 12,
+    make: blob,
+    seed: 6,
+    formats: ['png'],
+  });
+  const png = await encode(blob(12, seeded(7)), 12, 'png');
+  // Latin-1 names, as old archives have: 'b\xff.png' and the folder 'c\xe9' with an image.
+  const dirBytes = Buffer.from(dir);
+  const latin1 = (name: number[]) => Buffer.concat([dirBytes, Buffer.from('/'), Buffer.from(name)]);
+  await writeFile(latin1([0x62, 0xff, 0x2e, 0x70, 0x6e, 0x67]), png);
+  const folderBytes = latin1([0x63, 0xe9]);
+  await mkdir(folderBytes);
+  await writeFile(Buffer.concat([folderBytes, Buffer.from('/e.png')]), png);
+
+  const read = await readImageFolder(dir, { recursive: true, input });
+  assert.deepEqual(read.paths, [join(dir, 'a-000.png'), join(dir, 'ok', 'd-000.png')]);
+  assert.equal(read.set.count, 2);
+  assert.equal(read.failures.length, 2);
+  for (const f of read.failures) {
+    assert.equal(f.code, 'E_NOT_FOUND');
+    assert.match(f.error, /not valid UTF-8 and cannot be opened; rename it/);
+    assert.ok(f.error.includes(f.path), f.error);
+  }
+
+  // A folder holding nothing readable says why.
+  const only = await tempDir(t);
+  await mkdir(Buffer.concat([Buffer.from(only), Buffer.from('/'), Buffer.from([0x66, 0xfe])]));
+  await rejectsWith(
+    readImageFolder(only, { recursive: true, input }),
+    NotFoundError,
+    'E_NOT_FOUND',
+    'holds no files it can read',
+    'not valid UTF-8',
+  );
+});
