@@ -35,7 +35,22 @@ const features = model.features(subset(train, heldOut));
 const percent = (scores) => (100 * auroc(scores, isAnomaly)).toFixed(2);
 const results = [1, 5, 20].map((k) => `k${k} ${percent(knnScores(features, model.bank, k))}`);
 if (model.config.mi !== 'infonce') {
-  results.push(`rotation ${percent(rotationScores(model.net, subset(train, heldOut), model.prep))}`);
+  const rotation = rotationScores(model.net, subset(train, heldOut), model.prep);
+  results.push(`rotation ${percent(rotation)}`);
+  // Both scores, each standardised by its mean and spread over the fitted normal images
+  // (their kNN score leaves each image's own match out by asking for k + 1 neighbours).
+  const fittedSet = subset(train, normal.slice(0, fitted));
+  const knnFitted = knnScores(model.bank, model.bank, 6);
+  const rotFitted = rotationScores(model.net, fittedSet, model.prep);
+  const stats = (xs) => {
+    const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+    return [m, Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / xs.length) || 1];
+  };
+  const [km, ks] = stats(knnFitted);
+  const [rm, rs] = stats(rotFitted);
+  const knn5 = knnScores(features, model.bank, 5);
+  const combined = knn5.map((v, i) => (v - km) / ks + (rotation[i] - rm) / rs);
+  results.push(`combined ${percent(combined)}`);
 }
 const seconds = ((performance.now() - started) / 1000).toFixed(0);
 console.log(`VAL ${name} class ${cls} epochs ${epochs} ${JSON.stringify(overrides)}: ${results.join(' ')} (${seconds} s)`);
