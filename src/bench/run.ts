@@ -3,7 +3,7 @@
  * training images, score the full test set and write one JSON result. Finished splits are
  * found on disk and skipped, so an interrupted run resumes where it stopped.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, platform } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -74,30 +74,46 @@ export function resultPath(
   return join(out, dataset, method, `class-${k}-seed-${seed}.json`);
 }
 
-/**
- * Whether `path` holds a finished result made with `profile` and, for DUIAD variants, with
- * `epochs`; a result made otherwise is an error, so one folder never mixes training budgets.
- */
-async function finished(
-  path: string,
-  profile: Profile,
-  epochs: number | undefined,
-): Promise<boolean> {
-  let result: Partial<SplitResult>;
+/** Whether `path` holds a finished result (a JSON object with a numeric AUROC). */
+async function finished(path: string): Promise<boolean> {
   try {
-    result = JSON.parse(await readFile(path, 'utf8')) as Partial<SplitResult>;
+    const result = JSON.parse(await readFile(path, 'utf8')) as Partial<SplitResult>;
+    return typeof result.auroc === 'number';
   } catch {
     return false;
   }
-  if (typeof result.auroc !== 'number') return false;
-  const madeWith = result.configuration?.epochs;
-  if (result.profile !== profile || (epochs !== undefined && madeWith !== epochs)) {
-    throw new UsageError(
-      `bench: ${path} was made with profile ${String(result.profile)}, ${String(madeWith)} epochs; ` +
-        'write these settings to another --out folder',
-    );
+}
+
+/**
+ * Refuses, before any training, a results folder holding a result of `dataset` made with
+ * another profile or, for DUIAD variants, another number of epochs: one folder's table and
+ * summary never mix training budgets. Unreadable files are left to be redone.
+ */
+async function checkFolder(out: string, dataset: string, profile: Profile, epochs: number) {
+  const root = join(out, dataset);
+  const dirs = await readdir(root, { withFileTypes: true }).catch(() => []);
+  for (const dir of dirs.filter((d) => d.isDirectory())) {
+    const spec = methods[dir.name];
+    for (const file of await readdir(join(root, dir.name))) {
+      if (!file.endsWith('.json')) continue;
+      const path = join(root, dir.name, file);
+      let result: Partial<SplitResult>;
+      try {
+        result = JSON.parse(await readFile(path, 'utf8')) as Partial<SplitResult>;
+      } catch {
+        continue;
+      }
+      const madeWith = result.configuration?.['epochs'];
+      if (result.profile !== profile || (spec?.duiadFamily === true && madeWith !== epochs)) {
+        throw new UsageError(
+          `bench: ${path} was made with profile ${String(result.profile)}` +
+            `${spec?.duiadFamily === true ? `, ${String(madeWith)} epochs` : ''}, not profile ` +
+            `${profile}${spec?.duiadFamily === true ? `, ${epochs} epochs` : ''}; ` +
+            'write these settings to another --out folder',
+        );
+      }
+    }
   }
-  return true;
 }
 
 function machine(): SplitResult['machine'] {
@@ -116,6 +132,7 @@ export async function runBench(
     ...(plan.epochs === undefined ? {} : { epochs: plan.epochs }),
   };
   const epochs = duiad.epochs ?? defaultDuiadConfig.epochs;
+  await checkFolder(plan.out, plan.dataset, plan.profile, epochs);
   const train = await loadDataset(plan.dataset, 'train', plan.dataPath);
   const test = await loadDataset(plan.dataset, 'test', plan.dataPath);
   for (const k of plan.classes) {
@@ -125,7 +142,7 @@ export async function runBench(
         const spec = methods[method];
         if (!spec) throw new UsageError(`bench: unknown method '${method}'`);
         const path = resultPath(plan.out, plan.dataset, method, k, seed);
-        if (await finished(path, plan.profile, spec.duiadFamily ? epochs : undefined)) {
+        if (await finished(path)) {
           onEvent({ type: 'skip', path });
           continue;
         }

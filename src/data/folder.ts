@@ -250,7 +250,8 @@ export async function listFolder(
     const path = join(dir, name.text);
     if (!name.valid && unreadable !== undefined) {
       // Paths are strings, and this one cannot be spelt as one: name it rather than miss it.
-      const error = `folder: ${path}: the name is not valid UTF-8 and cannot be opened; rename it`;
+      const kind = entry.isDirectory() ? 'folder' : 'image';
+      const error = `${kind}: ${path}: the name is not valid UTF-8 and cannot be opened; rename it`;
       unreadable.push({ path, code: 'E_NOT_FOUND', error });
       continue;
     }

@@ -29,6 +29,7 @@ import {
   calibrate,
   calibrationSplit,
   checkCalibrationSize,
+  exceeds,
   pValue,
 } from '../methods/calibration.js';
 import type { FitOptions } from '../methods/detector.js';
@@ -135,7 +136,7 @@ export class Detector implements Scorer {
       path,
       score,
       pValue: pValue(this.calibration, score),
-      isAnomaly: score > threshold,
+      isAnomaly: exceeds(score, threshold),
       threshold,
     };
   }

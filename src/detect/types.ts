@@ -13,7 +13,7 @@ export interface ScoredImage {
   score: number;
   /** Conformal p-value against the held-out normal calibration scores, in (0, 1]. */
   pValue: number;
-  /** `score > threshold`. */
+  /** `score > threshold`, beyond the score tolerance of `src/methods/calibration.ts`. */
   isAnomaly: boolean;
   /** The score above which an image is called anomalous (set at the target false-positive rate). */
   threshold: number;

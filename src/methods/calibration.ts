@@ -12,12 +12,29 @@ export interface Calibration {
   fpr: number;
   /** Scores of the held-out normal images, sorted ascending. */
   scores: number[];
-  /** Anomaly iff `score > threshold`: the k-th smallest score, k = n + 1 − ⌊(n + 1)·fpr⌋. */
+  /**
+   * Anomaly iff `score > threshold` (beyond the score tolerance): the k-th smallest score,
+   * k = n + 1 − ⌊(n + 1)·fpr⌋.
+   */
   threshold: number;
 }
 
 /** Slack for (n + 1)·fpr landing a rounding error below an integer (20 × 0.05). */
 const epsilon = 1e-9;
+
+/**
+ * Scores this close (relative, at least absolute 1e-6) count as equal when compared with the
+ * calibration: the engine's float rounding depends on how many images share a batch, which
+ * moves an image's score by about 1e-7, and that must not flip a verdict or a p-value.
+ */
+export const scoreTolerance = 1e-6;
+
+const slack = (x: number) => scoreTolerance * Math.max(1, Math.abs(x));
+
+/** Whether `score` is above `threshold` by more than the score tolerance: an anomaly. */
+export function exceeds(score: number, threshold: number): boolean {
+  return score > threshold + slack(threshold);
+}
 
 /** Fewest held-out scores that can set a threshold at `fpr`: ⌈1/fpr⌉ − 1. */
 export function minCalibrationImages(fpr: number): number {
@@ -58,15 +75,19 @@ export function checkCalibrationSize(n: number, fpr: number): number {
   return m;
 }
 
-/** Conformal p-value of `score`: (1 + #{calibration scores ≥ score}) / (n + 1), in (0, 1]. */
+/**
+ * Conformal p-value of `score`: (1 + #{calibration scores ≥ score}) / (n + 1), in (0, 1],
+ * where a calibration score within the score tolerance below `score` counts as equal.
+ */
 export function pValue(calibration: Pick<Calibration, 'scores'>, score: number): number {
   const s = calibration.scores;
-  // Binary search for the first sorted score ≥ `score`.
+  const floor = score - slack(score);
+  // Binary search for the first sorted score ≥ `floor`.
   let lo = 0;
   let hi = s.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if ((s[mid] as number) < score) lo = mid + 1;
+    if ((s[mid] as number) < floor) lo = mid + 1;
     else hi = mid;
   }
   return (1 + s.length - lo) / (s.length + 1);

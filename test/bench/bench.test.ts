@@ -139,6 +139,13 @@ test('runBench refuses a results folder made with another epoch budget', async (
     (e: unknown) =>
       e instanceof UsageError && /8 epochs/.test(e.message) && /another --out/.test(e.message),
   );
+  // Another class is refused too, before anything is trained or written.
+  await assert.rejects(
+    runBench({ ...plan, classes: [1], epochs: 32 }),
+    (e: unknown) =>
+      e instanceof UsageError && /8 epochs, not profile cpu, 32 epochs/.test(e.message),
+  );
+  await assert.rejects(readFile(resultPath(out, 'mnist', 'duiad', 1, 0)), { code: 'ENOENT' });
   await assert.rejects(
     runBench({ ...plan, profile: 'paper' }),
     (e: unknown) => e instanceof UsageError && /profile cpu/.test(e.message),

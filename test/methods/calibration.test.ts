@@ -10,6 +10,7 @@ import {
   calibrate,
   calibrationSplit,
   checkCalibration,
+  exceeds,
   minCalibrationImages,
   pValue,
 } from '../../src/methods/calibration.js';
@@ -43,7 +44,7 @@ test('ties: the threshold sits on a tied score and the p-value counts every tie'
   assert.equal(pValue(c, 2.1), 1 / 6);
 });
 
-test('score > threshold exactly when the p-value is at most fpr', () => {
+test('a score exceeds the threshold exactly when its p-value is at most fpr', () => {
   const random = seeded(7);
   for (const fpr of [0.05, 0.1, 0.2, 0.25, 0.5]) {
     for (const n of [minCalibrationImages(fpr), 20, 57, 200]) {
@@ -51,7 +52,11 @@ test('score > threshold exactly when the p-value is at most fpr', () => {
       const scores = Array.from({ length: n }, () => Math.round(random() * 20) / 20);
       const c = calibrate(scores, fpr);
       for (let s = -0.05; s <= 1.1; s += 0.025) {
-        assert.equal(s > c.threshold, pValue(c, s) <= fpr + 1e-12, `fpr ${fpr}, n ${n}, s ${s}`);
+        assert.equal(
+          exceeds(s, c.threshold),
+          pValue(c, s) <= fpr + 1e-12,
+          `fpr ${fpr}, n ${n}, s ${s}`,
+        );
       }
     }
   }
@@ -114,4 +119,20 @@ test('checkCalibration accepts what calibrate makes and refuses edited records',
   assert.throws(() => checkCalibration({ ...c, scores: [0.1, '0.2'] }), /not a list of finite/);
   assert.throws(() => checkCalibration({ ...c, fpr: 2 }), /fpr must be in \(0, 1\)/);
   assert.throws(() => checkCalibration(null), /not an object/);
+});
+
+test('scores that differ by float rounding (1e-7) get the same verdict and p-value', () => {
+  const c = calibrate([0.13820350170135498, 0.1, 0.12, 0.11, 0.09], 0.2);
+  const t = c.threshold;
+  assert.equal(t, 0.13820350170135498);
+  // The same image scored in another batch: a few units in the 7th decimal either way.
+  for (const jitter of [-2e-7, -1e-7, 0, 1e-7, 2e-7]) {
+    assert.equal(exceeds(t + jitter, t), false, `jitter ${jitter}`);
+    assert.equal(pValue(c, t + jitter), 2 / 6, `jitter ${jitter}`);
+  }
+  assert.equal(exceeds(t + 1e-5, t), true);
+  assert.equal(pValue(c, t + 1e-5), 1 / 6);
+  // Large scores (the rotation score is a negative log-likelihood) get a relative tolerance.
+  assert.equal(exceeds(50 + 2e-5, 50), false);
+  assert.equal(exceeds(50.001, 50), true);
 });

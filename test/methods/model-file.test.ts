@@ -21,6 +21,7 @@ import {
   encodeSafetensors,
   liveTensors,
   tidy,
+  zeros,
 } from '../../src/torch/index.js';
 import { tempDir } from '../helpers/data.js';
 
@@ -53,13 +54,14 @@ async function assertRefused(path: string, name: string, message: RegExp): Promi
 }
 
 /**
- * Rewrites a model file with its metadata or tensors changed by `edit`; the other metadata
- * entries (the checksum) are kept as they were.
+ * Rewrites a model file with its metadata or tensors changed by `edit`; the checksum is kept
+ * as it was (now wrong) unless `checksum` is false, as in files older than format 3.
  */
 async function doctored(
   dir: string,
   name: string,
   edit: (meta: Record<string, unknown>, tensors: Map<string, Tensor>) => void,
+  { checksum = true } = {},
 ): Promise<string> {
   const { tensors, metadata } = decodeSafetensors(await realModel(dir));
   const meta = JSON.parse(metadata['duiad'] ?? '{}') as Record<string, unknown>;
@@ -67,7 +69,9 @@ async function doctored(
   // Tensors the edit makes are freed by tidy; the decoded ones are freed below.
   const bytes = tidy(() => {
     edit(meta, tensors);
-    return encodeSafetensors(tensors, { ...metadata, duiad: JSON.stringify(meta) });
+    const kept: Record<string, string> = { ...metadata, duiad: JSON.stringify(meta) };
+    if (!checksum) delete kept['sha256'];
+    return encodeSafetensors(tensors, kept);
   });
   dispose(originals);
   const path = join(dir, name);
@@ -175,12 +179,17 @@ test('CLI: a bad --out fails before training; hex integers and FIFOs are refused
 
 test('format version 1 files load without calibration; version 2 sections are checked', async (t) => {
   const dir = await tempDir(t);
-  const v1 = await doctored(dir, 'v1.safetensors', (m) => {
-    m['formatVersion'] = 1;
-    delete m['input'];
-    delete m['calibration'];
-    delete m['anomalyMaps'];
-  });
+  const v1 = await doctored(
+    dir,
+    'v1.safetensors',
+    (m) => {
+      m['formatVersion'] = 1;
+      delete m['input'];
+      delete m['calibration'];
+      delete m['anomalyMaps'];
+    },
+    { checksum: false },
+  );
   const old = await loadDuiadModel(v1);
   assert.equal(old.metadata.formatVersion, 1);
   assert.equal(old.metadata.calibration, null);
@@ -205,7 +214,7 @@ test('a file edited or damaged after saving fails its checksum; version 2 files 
   const dir = await tempDir(t);
   const config = (m: Record<string, unknown>) => m['config'] as Record<string, unknown>;
   const scale = (name: string) => (_: unknown, ts: Map<string, Tensor>) =>
-    ts.set(name, (ts.get(name) as Tensor).mul(1.001));
+    ts.set(name, (ts.get(name) as Tensor).mul(1.0001));
   const cases: [string, (m: Record<string, unknown>, ts: Map<string, Tensor>) => void][] = [
     ['weight-scaled', scale('net.encoder.conv1.weight')],
     ['bank-scaled', scale('score.bank')],
@@ -235,10 +244,44 @@ test('a file edited or damaged after saving fails its checksum; version 2 files 
   await writeFile(unsummed, encodeSafetensors(tensors, { duiad: metadata['duiad'] ?? '' }));
   await assertRefused(unsummed, 'unsummed', /has no checksum/);
 
-  const v2 = await doctored(dir, 'v2.safetensors', (m) => (m['formatVersion'] = 2));
+  const v2 = await doctored(dir, 'v2.safetensors', (m) => (m['formatVersion'] = 2), {
+    checksum: false,
+  });
   const old = await loadDuiadModel(v2);
   assert.equal(old.metadata.formatVersion, 2);
   old.model.dispose();
+  // Turning a file into version 2 does not skip a checksum it still carries.
+  const relabelled = await doctored(dir, 'relabelled.safetensors', (m) => (m['formatVersion'] = 2));
+  await assertRefused(relabelled, 'relabelled', /fails its checksum/);
+
+  // What a checksum-free file cannot hide: rows of the feature bank that are not unit
+  // length, a centre of the wrong size, tensors the model does not have.
+  const v2cases: [string, (m: Record<string, unknown>, ts: Map<string, Tensor>) => void, RegExp][] =
+    [
+      [
+        'bank-doubled',
+        (_, ts) => ts.set('score.bank', (ts.get('score.bank') as Tensor).mul(2)),
+        /'score.bank' row 0 has length 2, expected 1/,
+      ],
+      [
+        'centre-short',
+        (_, ts) => ts.set('score.centre', zeros([3])),
+        /'score.centre' has shape \[3\]/,
+      ],
+      ['extra-tensor', (_, ts) => ts.set('zzz.extra', zeros([2])), /unexpected tensor 'zzz.extra'/],
+    ];
+  for (const [name, edit, message] of v2cases) {
+    const path = await doctored(
+      dir,
+      `${name}.safetensors`,
+      (m, ts) => {
+        m['formatVersion'] = 2;
+        edit(m, ts);
+      },
+      { checksum: false },
+    );
+    await assertRefused(path, name, message);
+  }
 
   const fresh = join(dir, 'fresh.safetensors');
   await writeFile(fresh, bytes);

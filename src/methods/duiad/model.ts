@@ -332,7 +332,8 @@ export async function loadDuiadModel(
       throw error;
     }
     // Checked last, so a file that is wrong in a nameable way gets that message instead.
-    if (metadata.formatVersion >= 3) {
+    // A checksum, when there is one, is always checked; from version 3 it must be there.
+    if (metadata.formatVersion >= 3 || raw['sha256'] !== undefined) {
       const sum = raw['sha256'];
       const problem =
         sum === undefined
@@ -366,9 +367,28 @@ function assemble(
   }
   if (bank.dtype !== 'float32')
     throw new ModelError(`'score.bank' is ${bank.dtype}, expected float32`);
+  const unknown = [...tensors.keys()].find(
+    (k) => !k.startsWith('net.') && k !== 'score.bank' && k !== 'score.centre',
+  );
+  if (unknown !== undefined) throw new ModelError(`unexpected tensor '${unknown}'`);
+  const centreIn = tensors.get('score.centre');
+  if (centreIn && (centreIn.rank !== 1 || centreIn.shape[0] !== f)) {
+    throw new ModelError(
+      `'score.centre' has shape [${centreIn.shape.join(', ')}], expected [${f}]`,
+    );
+  }
   for (const [name, t] of tensors) {
     if (!t.toFloat32().every(Number.isFinite))
       throw new ModelError(`'${name}' holds NaN or infinite values`);
+  }
+  // The stored features are L2-normalised (length 1, or 0 for an all-zero feature, as a
+  // blank image can give); rows of another length would skew every score.
+  const norms = tidy(() => bank.mul(bank).sum([1]).sqrt().toFloat32());
+  const row = norms.findIndex((n) => Math.abs(n - 1) > 1e-3 && n > 1e-6);
+  if (row >= 0) {
+    throw new ModelError(
+      `'score.bank' row ${row} has length ${norms[row]}, expected 1 (normalised) or 0`,
+    );
   }
   const centre = tensors.get('score.centre')?.clone() ?? null;
   const prep = metadata.preprocessing;
