@@ -129,8 +129,9 @@ function trainCommandSpec(io: CliIO, done: (code: number) => void): Command {
     )
     .option(
       '--score <kind>',
-      'anomaly score: knn (default), rotation (the rotation classifier; needs --mi rotation or both)',
-      parseChoice('--score', ['knn', 'rotation'] as const),
+      'anomaly score: knn (default), rotation (the rotation classifier), combined (both, ' +
+        'standardised on the training images); rotation and combined need --mi rotation or both',
+      parseChoice('--score', ['knn', 'rotation', 'combined'] as const),
     )
     .option(
       '--temperature <x>',

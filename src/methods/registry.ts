@@ -62,6 +62,10 @@ export const methods: Readonly<Record<string, MethodSpec>> = {
     { score: 'rotation' },
     'DUIAD defaults, scored by the rotation classifier instead of kNN',
   ),
+  'duiad-combined': variant(
+    { score: 'combined' },
+    'DUIAD defaults, scored by kNN and the rotation classifier together, each standardised',
+  ),
   'deep-svdd': {
     fit: (train, run) => fitDeepSvdd(train, { seed: run.seed }, run.options),
     about: 'one-class Deep SVDD: bias-free CNN pulled towards a centre fixed at initialisation',

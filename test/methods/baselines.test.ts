@@ -1,17 +1,30 @@
 /**
  * The baselines on generated images: Deep SVDD and the rotation-prediction detector each
- * separate an obvious anomaly from the normal pattern, and reject bad configurations.
+ * separate an obvious anomaly from the normal pattern, and reject bad configurations; the
+ * combined kNN-and-rotation score is what it says.
  */
 import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { ValueError } from '../../src/errors.js';
+import { ModelError, ValueError } from '../../src/errors.js';
 import { resolveDeepSvddConfig } from '../../src/methods/deep-svdd/config.js';
 import { fitDeepSvdd } from '../../src/methods/deep-svdd/train.js';
 import { resolveDuiadConfig } from '../../src/methods/duiad/config.js';
+import { loadDuiadModel } from '../../src/methods/duiad/model.js';
+import { rotationScores } from '../../src/methods/duiad/rotation-score.js';
+import { fitDuiad } from '../../src/methods/duiad/train.js';
+import { knnScores } from '../../src/methods/knn.js';
 import { methods } from '../../src/methods/registry.js';
 import { auroc } from '../../src/metrics/index.js';
-import { liveTensors } from '../../src/torch/index.js';
+import {
+  decodeSafetensors,
+  dispose,
+  encodeSafetensors,
+  liveTensors,
+} from '../../src/torch/index.js';
+import { tempDir } from '../helpers/data.js';
 import { concatImages, syntheticImages } from '../helpers/synthetic.js';
 
 const labels = (normal: number, anomalous: number) =>
@@ -88,5 +101,59 @@ test("score 'rotation' needs the rotation classifier", () => {
   assert.throws(
     () => resolveDuiadConfig({ score: 'mahalanobis' as 'knn' }),
     (e: unknown) => e instanceof ValueError && /unknown score 'mahalanobis'/.test(e.message),
+  );
+});
+
+test('combined score: the standardised sum of the kNN and rotation scores, saved and loaded', async (t) => {
+  const dir = await tempDir(t);
+  const before = liveTensors();
+  const train = syntheticImages(96, 'ell', 5);
+  const model = await fitDuiad(train, { epochs: 2, batchSize: 32, seed: 2, score: 'combined' });
+  const stats = model.scoreStats;
+  assert.ok(stats);
+  assert.ok(Object.values(stats).every(Number.isFinite));
+  assert.ok(stats.knnStd > 0 && stats.rotationStd > 0);
+
+  const test = concatImages(syntheticImages(20, 'ell', 6), syntheticImages(20, 'noise', 7));
+  const combined = model.score(test);
+  const f = model.features(test);
+  const knn = knnScores(f, model.bank, model.config.k);
+  f.dispose();
+  const rotation = rotationScores(model.net, test, model.prep);
+  combined.forEach((v, i) => {
+    const expected =
+      ((knn[i] as number) - stats.knnMean) / stats.knnStd +
+      ((rotation[i] as number) - stats.rotationMean) / stats.rotationStd;
+    assert.ok(Math.abs(v - expected) < 1e-4, `image ${i}: ${v} vs ${expected}`);
+  });
+  assert.ok(auroc(combined, labels(20, 20)) > 0.9);
+
+  const path = join(dir, 'combined.safetensors');
+  await model.save(path);
+  model.dispose();
+  const loaded = await loadDuiadModel(path);
+  assert.deepEqual(loaded.model.scoreStats, stats);
+  assert.deepEqual([...loaded.model.score(test)], [...combined]);
+  loaded.model.dispose();
+
+  // Without its statistics (an older file, no checksum), a combined model is refused.
+  const { tensors, metadata } = decodeSafetensors(await readFile(path));
+  const meta = JSON.parse(metadata['duiad'] ?? '{}') as Record<string, unknown>;
+  delete meta['scoreStats'];
+  meta['formatVersion'] = 2;
+  const stripped = join(dir, 'stripped.safetensors');
+  await writeFile(stripped, encodeSafetensors(tensors, { duiad: JSON.stringify(meta) }));
+  dispose([...tensors.values()]);
+  await assert.rejects(
+    loadDuiadModel(stripped),
+    (e: unknown) =>
+      e instanceof ModelError && /invalid score statistics \(missing\)/.test(e.message),
+  );
+  assert.equal(liveTensors(), before);
+
+  assert.throws(
+    () => resolveDuiadConfig({ mi: 'infonce', score: 'combined' }),
+    (e: unknown) =>
+      e instanceof ValueError && /'combined' needs the rotation classifier/.test(e.message),
   );
 });

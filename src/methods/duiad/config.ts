@@ -18,9 +18,10 @@ export type MiEstimator = 'infonce' | 'rotation' | 'both';
 /**
  * How an image is scored: `knn` compares its encoder features with the normal training
  * features; `rotation` asks the rotation classifier how surely it recognises each of the four
- * right-angle rotations of the image (needs the rotation MI term).
+ * right-angle rotations of the image (needs the rotation MI term); `combined` adds the two,
+ * each standardised by its mean and spread over the normal training images.
  */
-export type ScoreKind = 'knn' | 'rotation';
+export type ScoreKind = 'knn' | 'rotation' | 'combined';
 
 /** Where the entropy term is measured: pooled encoder features or the projection output. */
 export type EntropyTarget = 'encoder' | 'projection';
@@ -131,12 +132,12 @@ export function resolveDuiadConfig(partial: Partial<DuiadConfig> = {}): DuiadCon
       `config: entropyOn must be 'encoder' or 'projection' (got '${c.entropyOn}')`,
     );
   }
-  if (!['knn', 'rotation'].includes(c.score)) {
-    throw new ValueError(`config: unknown score '${c.score}' (use knn, rotation)`);
+  if (!['knn', 'rotation', 'combined'].includes(c.score)) {
+    throw new ValueError(`config: unknown score '${c.score}' (use knn, rotation, combined)`);
   }
-  if (c.score === 'rotation' && c.mi === 'infonce') {
+  if (c.score !== 'knn' && c.mi === 'infonce') {
     throw new ValueError(
-      "config: score 'rotation' needs the rotation classifier (mi 'rotation' or 'both')",
+      `config: score '${c.score}' needs the rotation classifier (mi 'rotation' or 'both')`,
     );
   }
   positiveInteger('projectionDim', c.projectionDim, 4096);

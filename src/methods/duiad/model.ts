@@ -72,6 +72,16 @@ export interface DuiadModelParts {
   normalised?: boolean;
   centre: Tensor | null;
   trainingSeconds: number;
+  /** Standardisation of the `combined` score; required for it, ignored otherwise. */
+  scoreStats?: ScoreStats | null;
+}
+
+/** Mean and spread of the kNN and rotation scores over the normal training images. */
+export interface ScoreStats {
+  knnMean: number;
+  knnStd: number;
+  rotationMean: number;
+  rotationStd: number;
 }
 
 /** The metadata stored in a model file under the key `duiad` (as JSON). */
@@ -91,6 +101,8 @@ export interface ModelMetadata {
   /** Versions of what wrote the file: `duiad`, `libtorch`, and e.g. `sharp`. */
   versions: Record<string, string>;
   extra: Record<string, unknown>;
+  /** For the `combined` score (format 3); absent otherwise. */
+  scoreStats?: ScoreStats;
 }
 
 /** The optional parts of a model file beyond the network and training features. */
@@ -115,6 +127,7 @@ export class DuiadModel implements FittedDetector {
   /** Normalised training features `[count, features]`. */
   readonly bank: Tensor;
   readonly centre: Tensor | null;
+  readonly scoreStats: ScoreStats | null;
 
   constructor(parts: DuiadModelParts) {
     this.net = parts.net.eval();
@@ -128,6 +141,10 @@ export class DuiadModel implements FittedDetector {
       parts.features.dispose();
     }
     this.centre = parts.centre;
+    this.scoreStats = parts.scoreStats ?? null;
+    if (this.config.score === 'combined' && this.scoreStats === null) {
+      throw new ModelError("model: the 'combined' score needs the training score statistics");
+    }
   }
 
   /** Normalised encoder features `[count, features]` of `images`. */
@@ -152,11 +169,20 @@ export class DuiadModel implements FittedDetector {
       return rotationScores(this.net, images, this.prep);
     }
     const f = this.features(images);
+    let knn: Float32Array;
     try {
-      return knnScores(f, this.bank, this.config.k);
+      knn = knnScores(f, this.bank, this.config.k);
     } finally {
       f.dispose();
     }
+    const stats = this.scoreStats;
+    if (this.config.score !== 'combined' || stats === null) return knn;
+    const rotation = rotationScores(this.net, images, this.prep);
+    return knn.map(
+      (v, i) =>
+        (v - stats.knnMean) / stats.knnStd +
+        ((rotation[i] as number) - stats.rotationMean) / stats.rotationStd,
+    );
   }
 
   /** The input spec of a model trained on images already of its preprocessing geometry. */
@@ -190,6 +216,7 @@ export class DuiadModel implements FittedDetector {
       trainingSeconds: this.trainingSeconds,
       versions: { ...sections.versions, duiad: duiadVersion, libtorch: engineVersion() },
       extra,
+      ...(this.scoreStats ? { scoreStats: this.scoreStats } : {}),
     };
     const text = JSON.stringify(metadata);
     await saveSafetensors(path, tensors, { duiad: text, sha256: modelChecksum(tensors, text) });
@@ -258,12 +285,29 @@ function parseMetadata(raw: string | undefined, path: string): ModelMetadata {
     throw new ModelError(`model: ${path} has no training time`);
   }
   if (!isRecord(meta['versions'])) throw new ModelError(`model: ${path} has no versions`);
+  checkScoreStats(meta, path);
   if (version === 1) {
     const { channels, height, width } = prep;
     const input: InputSpec = { channels: channels === 1 ? 1 : 3, height, width, resize: 'fill' };
     return { ...meta, input, calibration: null, anomalyMaps: null } as unknown as ModelMetadata;
   }
   return { ...meta, ...checkSections(meta, prep, path) } as unknown as ModelMetadata;
+}
+
+/** A `combined` model's score statistics must be four finite numbers, spreads above 0. */
+function checkScoreStats(meta: Record<string, unknown>, path: string): void {
+  const stats = meta['scoreStats'];
+  const combined = isRecord(meta['config']) && meta['config']['score'] === 'combined';
+  if (stats === undefined && !combined) return;
+  const bad = (why: string): never => {
+    throw new ModelError(`model: ${path} has invalid score statistics (${why})`);
+  };
+  if (!isRecord(stats)) return bad('missing');
+  for (const key of ['knnMean', 'knnStd', 'rotationMean', 'rotationStd']) {
+    const v = stats[key];
+    if (typeof v !== 'number' || !Number.isFinite(v)) bad(`${key} is not a finite number`);
+    if (key.endsWith('Std') && (v as number) <= 0) bad(`${key} is not positive`);
+  }
 }
 
 /** Checks the input spec, calibration and map scale of a version 2 file. */
@@ -401,5 +445,6 @@ function assemble(
     normalised: true,
     centre,
     trainingSeconds,
+    scoreStats: metadata.scoreStats ?? null,
   });
 }

@@ -15,12 +15,15 @@ import {
   crossEntropy,
   keep,
   manualSeed,
+  normalize,
   tidy,
 } from '../../torch/index.js';
 import type { FitOptions } from '../detector.js';
 import { AbortError, trainEpochs } from '../loop.js';
 import { type DuiadConfig, resolveDuiadConfig } from './config.js';
-import { DuiadModel } from './model.js';
+import { knnScores } from '../knn.js';
+import { DuiadModel, type ScoreStats } from './model.js';
+import { rotationScores } from './rotation-score.js';
 import { DuiadNetwork } from './network.js';
 import { entropyLoss, infoNce, rotateQuarters } from './objective.js';
 import { type Preprocessing, encodeAll, fitPreprocessing, standardise } from '../preprocess.js';
@@ -141,7 +144,17 @@ export async function fitDuiad(
     });
     const trainingSeconds = (performance.now() - started) / 1000;
     options.onProgress?.({ type: 'done', seconds: trainingSeconds });
-    return new DuiadModel({ net, config, prep, features, centre: centre ?? null, trainingSeconds });
+    const scoreStats =
+      config.score === 'combined' ? trainingScoreStats(net, features, train, prep, config.k) : null;
+    return new DuiadModel({
+      net,
+      config,
+      prep,
+      features,
+      centre: centre ?? null,
+      trainingSeconds,
+      scoreStats,
+    });
   } catch (error) {
     net.dispose();
     centre?.dispose();
@@ -157,4 +170,32 @@ function initialCentre(net: DuiadNetwork, train: ImageSet, prep: Preprocessing):
   const centre = tidy(() => features.mean([0]));
   features.dispose();
   return centre;
+}
+
+/**
+ * Mean and spread of both scores over the training images, for the `combined` score. Each
+ * image's kNN score asks for k + 1 neighbours, its own feature among them.
+ */
+function trainingScoreStats(
+  net: DuiadNetwork,
+  features: Tensor,
+  train: ImageSet,
+  prep: Preprocessing,
+  k: number,
+): ScoreStats {
+  net.eval();
+  const bank = tidy(() => normalize(features));
+  const knn = knnScores(bank, bank, k + 1);
+  bank.dispose();
+  const rotation = rotationScores(net, train, prep);
+  const [knnMean, knnStd] = meanAndSpread(knn);
+  const [rotationMean, rotationStd] = meanAndSpread(rotation);
+  return { knnMean, knnStd, rotationMean, rotationStd };
+}
+
+/** Mean and standard deviation (at least 1e-6, so that dividing by it is safe). */
+function meanAndSpread(xs: Float32Array): [number, number] {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const variance = xs.reduce((a, x) => a + (x - mean) ** 2, 0) / xs.length;
+  return [mean, Math.max(Math.sqrt(variance), 1e-6)];
 }
