@@ -142,10 +142,10 @@ export async function fitDuiad(
       prep,
       onBatch: (done) => options.onProgress?.({ type: 'features', done, total: train.count }),
     });
-    const trainingSeconds = (performance.now() - started) / 1000;
-    options.onProgress?.({ type: 'done', seconds: trainingSeconds });
     const scoreStats =
       config.score === 'combined' ? trainingScoreStats(net, features, train, prep, config.k) : null;
+    const trainingSeconds = (performance.now() - started) / 1000;
+    options.onProgress?.({ type: 'done', seconds: trainingSeconds });
     return new DuiadModel({
       net,
       config,
