@@ -13,6 +13,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { defaultDuiadConfig } from '../../dist/src/methods/duiad/config.js';
+
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const [dataset, classList, epochList] = process.argv.slice(2, 5);
@@ -24,7 +26,7 @@ const dataAt = process.argv.indexOf('--data');
 const data = dataAt > 0 ? ['--data', process.argv[dataAt + 1]] : [];
 const classes = classList.split(',').map(Number);
 const budgets = epochList.split(',').map(Number);
-const defaultEpochs = 8;
+const defaultEpochs = defaultDuiadConfig.epochs;
 const curveDir = join(here, 'results-curve', dataset);
 
 function readPoint(folder, k) {

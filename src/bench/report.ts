@@ -7,6 +7,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { classNames, type DatasetName } from '../data/datasets.js';
+import { FormatError } from '../errors.js';
 import type { SplitResult } from './run.js';
 
 /** Summary of one method on one dataset (percent). */
@@ -29,9 +30,12 @@ export async function readResults(out: string, dataset: string): Promise<SplitRe
   for (const dir of methodDirs.filter((d) => d.isDirectory())) {
     for (const file of await readdir(join(out, dataset, dir.name))) {
       if (!file.endsWith('.json')) continue;
-      results.push(
-        JSON.parse(await readFile(join(out, dataset, dir.name, file), 'utf8')) as SplitResult,
-      );
+      const path = join(out, dataset, dir.name, file);
+      try {
+        results.push(JSON.parse(await readFile(path, 'utf8')) as SplitResult);
+      } catch {
+        throw new FormatError(`bench: ${path} is not a readable result (remove it to redo it)`);
+      }
     }
   }
   return results;

@@ -3,7 +3,7 @@
  * training images, score the full test set and write one JSON result. Finished splits are
  * found on disk and skipped, so an interrupted run resumes where it stopped.
  */
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, platform } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -14,6 +14,7 @@ import { duiadVersion } from '../methods/duiad/model.js';
 import { methods } from '../methods/registry.js';
 import { aupr, auroc, fprAtTpr } from '../metrics/index.js';
 import { UsageError } from '../errors.js';
+import { readResults } from './report.js';
 import { engineVersion, getNumThreads } from '../torch/index.js';
 
 /** Benchmark profiles: `cpu` fits a 2-core machine; `paper` is ResNet-18 with long training. */
@@ -87,32 +88,20 @@ async function finished(path: string): Promise<boolean> {
 /**
  * Refuses, before any training, a results folder holding a result of `dataset` made with
  * another profile or, for DUIAD variants, another number of epochs: one folder's table and
- * summary never mix training budgets. Unreadable files are left to be redone.
+ * summary never mix training budgets.
  */
 async function checkFolder(out: string, dataset: string, profile: Profile, epochs: number) {
-  const root = join(out, dataset);
-  const dirs = await readdir(root, { withFileTypes: true }).catch(() => []);
-  for (const dir of dirs.filter((d) => d.isDirectory())) {
-    const spec = methods[dir.name];
-    for (const file of await readdir(join(root, dir.name))) {
-      if (!file.endsWith('.json')) continue;
-      const path = join(root, dir.name, file);
-      let result: Partial<SplitResult>;
-      try {
-        result = JSON.parse(await readFile(path, 'utf8')) as Partial<SplitResult>;
-      } catch {
-        continue;
-      }
-      const madeWith = result.configuration?.['epochs'];
-      if (result.profile !== profile || (spec?.duiadFamily === true && madeWith !== epochs)) {
-        throw new UsageError(
-          `bench: ${path} was made with profile ${String(result.profile)}` +
-            `${spec?.duiadFamily === true ? `, ${String(madeWith)} epochs` : ''}, not profile ` +
-            `${profile}${spec?.duiadFamily === true ? `, ${epochs} epochs` : ''}; ` +
-            'write these settings to another --out folder',
-        );
-      }
-    }
+  for (const result of await readResults(out, dataset)) {
+    const family = methods[result.method]?.duiadFamily === true;
+    const madeWith = result.configuration?.['epochs'];
+    if (result.profile === profile && (!family || madeWith === epochs)) continue;
+    const path = resultPath(out, dataset, result.method, result.normalClass, result.seed);
+    throw new UsageError(
+      `bench: ${path} was made with profile ${String(result.profile)}` +
+        `${family ? `, ${String(madeWith)} epochs` : ''}, not profile ` +
+        `${profile}${family ? `, ${epochs} epochs` : ''}; ` +
+        'write these settings to another --out folder',
+    );
   }
 }
 

@@ -22,11 +22,6 @@ export interface MethodRun {
 
 type Fit = (train: ImageSet, run: MethodRun) => Promise<Fitted>;
 
-function duiadVariant(overrides: Partial<DuiadConfig>): Fit {
-  return (train, run) =>
-    fitDuiad(train, { ...run.duiad, ...overrides, seed: run.seed }, run.options);
-}
-
 /** A method: how to fit it, what it is, and whether it takes the DUIAD configuration. */
 export interface MethodSpec {
   fit: Fit;
@@ -35,8 +30,9 @@ export interface MethodSpec {
   duiadFamily?: true;
 }
 
+/** A DUIAD variant: the benchmark's DUIAD settings, then `overrides`, then the seed. */
 const variant = (overrides: Partial<DuiadConfig>, about: string): MethodSpec => ({
-  fit: duiadVariant(overrides),
+  fit: (train, run) => fitDuiad(train, { ...run.duiad, ...overrides, seed: run.seed }, run.options),
   about,
   duiadFamily: true,
 });

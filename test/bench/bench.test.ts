@@ -8,7 +8,13 @@ import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 
 import { markdownTable, summarise, writeReport } from '../../src/bench/report.js';
-import { type BenchEvent, type SplitResult, resultPath, runBench } from '../../src/bench/run.js';
+import {
+  type BenchEvent,
+  type BenchPlan,
+  type SplitResult,
+  resultPath,
+  runBench,
+} from '../../src/bench/run.js';
 import { parseClasses } from '../../src/cli/bench.js';
 import { UsageError } from '../../src/errors.js';
 import { tempDir } from '../helpers/data.js';
@@ -40,6 +46,17 @@ async function writeIdx(dir: string, prefix: string, labels: number[]): Promise<
     join(dir, `${prefix}-labels-idx1-ubyte`),
     Buffer.concat([header, Buffer.from(labels)]),
   );
+}
+
+/** A one-seed `cpu` plan over `dataset` at `dataPath`, writing to `out`, with `changes`. */
+function planFor(
+  dataset: BenchPlan['dataset'],
+  dataPath: string,
+  out: string,
+  changes: Partial<BenchPlan> = {},
+): BenchPlan {
+  const base = { classes: [0], methods: ['pixel-knn'], seeds: 1, profile: 'cpu' as const };
+  return { dataset, dataPath, out, ...base, ...changes };
 }
 
 const fake = (k: number, seed: number, auroc: number): SplitResult =>
@@ -76,15 +93,7 @@ test('runBench writes one result per split, resumes, and reports', async (t) => 
   const out = await tempDir(t);
   await writeIdx(data, 'train', [0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2]);
   await writeIdx(data, 't10k', [0, 1, 2, 2, 1, 0]);
-  const plan = {
-    dataset: 'mnist' as const,
-    dataPath: data,
-    classes: [0, 1],
-    methods: ['pixel-knn'],
-    seeds: 2,
-    profile: 'cpu' as const,
-    out,
-  };
+  const plan = planFor('mnist', data, out, { classes: [0, 1], seeds: 2 });
 
   const events: BenchEvent[] = [];
   const written = await runBench(plan, (e) => events.push(e));
@@ -115,17 +124,16 @@ test('runBench refuses a results folder made with another epoch budget', async (
   await writeIdx(data, 't10k', [0, 1]);
   const path = resultPath(out, 'mnist', 'duiad', 0, 0);
   await mkdir(dirname(path), { recursive: true });
-  const made = { auroc: 0.5, profile: 'cpu', configuration: { epochs: 8 } };
-  await writeFile(path, JSON.stringify(made));
-  const plan = {
-    dataset: 'mnist' as const,
-    dataPath: data,
-    classes: [0],
-    methods: ['duiad'],
-    seeds: 1,
-    profile: 'cpu' as const,
-    out,
+  const made = {
+    method: 'duiad',
+    normalClass: 0,
+    seed: 0,
+    auroc: 0.5,
+    profile: 'cpu',
+    configuration: { epochs: 8 },
   };
+  await writeFile(path, JSON.stringify(made));
+  const plan = planFor('mnist', data, out, { methods: ['duiad'] });
 
   // The default budget is 8 epochs: the result counts as done, nothing is trained.
   const events: BenchEvent[] = [];
@@ -181,15 +189,7 @@ test('runBench runs CIFAR-100 superclasses from generated files in the binary la
   const out = await tempDir(t);
   await writeFile(join(data, 'train.bin'), cifar100Records([0, 19, 7, 0, 19, 7, 0, 19]));
   await writeFile(join(data, 'test.bin'), cifar100Records([0, 19, 7, 7, 0, 19]));
-  const plan = {
-    dataset: 'cifar100' as const,
-    dataPath: data,
-    classes: [0, 19],
-    methods: ['pixel-knn'],
-    seeds: 1,
-    profile: 'cpu' as const,
-    out,
-  };
+  const plan = planFor('cifar100', data, out, { classes: [0, 19] });
   assert.equal((await runBench(plan)).length, 2);
   const last = JSON.parse(
     await readFile(resultPath(out, 'cifar100', 'pixel-knn', 19, 0), 'utf8'),
