@@ -431,7 +431,8 @@ function assemble(
   const row = norms.findIndex((n) => Math.abs(n - 1) > 1e-3 && n > 1e-6);
   if (row >= 0) {
     throw new ModelError(
-      `'score.bank' row ${row} has length ${norms[row]}, expected 1 (normalised) or 0`,
+      // Four significant digits: the sum of squares rounds differently across CPUs.
+      `'score.bank' row ${row} has length ${Number(norms[row]!.toPrecision(4))}, expected 1 (normalised) or 0`,
     );
   }
   const centre = tensors.get('score.centre')?.clone() ?? null;
