@@ -17,6 +17,7 @@ import { type InputSpec, checkInputSpec } from '../../data/folder.js';
 import { checkImageSet } from '../../data/oneclass.js';
 import type { ImageSet } from '../../data/types.js';
 import { ModelError, ValueError } from '../../errors.js';
+import { formatNumber } from '../../report/svg.js';
 import {
   Generator,
   type Tensor,
@@ -431,8 +432,8 @@ function assemble(
   const row = norms.findIndex((n) => Math.abs(n - 1) > 1e-3 && n > 1e-6);
   if (row >= 0) {
     throw new ModelError(
-      // Four significant digits: the sum of squares rounds differently across CPUs.
-      `'score.bank' row ${row} has length ${Number(norms[row]!.toPrecision(4))}, expected 1 (normalised) or 0`,
+      // Rounded: the sum of squares differs in its last bits across CPUs.
+      `'score.bank' row ${row} has length ${formatNumber(norms[row]!)}, expected 1 (normalised) or 0`,
     );
   }
   const centre = tensors.get('score.centre')?.clone() ?? null;
